@@ -1,0 +1,158 @@
+//! The view of a request as received, and the signed-header list.
+
+/// A request exactly as it arrived, borrowed from the caller.
+///
+/// Nothing here is normalised: verification must see what the client signed.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    /// The method, e.g. `GET`.
+    pub method: &'a str,
+    /// The path exactly as on the wire, before any decoding or normalisation.
+    pub path: &'a str,
+    /// The raw query string without the leading `?` (empty when absent).
+    pub query: &'a str,
+    /// Headers in arrival order; repeated names are kept as separate entries.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The authority the client addressed when there is no `Host` header
+    /// (HTTP/2 `:authority`, or the absolute-form request target).
+    pub authority: Option<&'a str>,
+    /// SHA-256 of the whole body, when the caller has it. Needed only when
+    /// the client makes no payload-hash claim (see
+    /// [`crate::Verifier::needs_body_hash`]).
+    pub body_sha256: Option<[u8; 32]>,
+}
+
+impl<'a> RequestView<'a> {
+    /// Splits a request target (`/path?query`) into path and query.
+    pub fn split_target(target: &str) -> (&str, &str) {
+        match target.find('?') {
+            Some(i) => (&target[..i], &target[i + 1..]),
+            None => (target, ""),
+        }
+    }
+
+    /// All values of the header `name` (ASCII case-insensitive), in order.
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| header_eq(n, name))
+            .map(|(_, v)| *v)
+    }
+
+    /// The single value of `name`; `Err(())` when it is repeated.
+    pub(crate) fn unique_header(&self, name: &str) -> Result<Option<&'a [u8]>, ()> {
+        let mut values = self.header_values(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(());
+        }
+        Ok(first)
+    }
+}
+
+/// ASCII case-insensitive comparison of header names.
+#[inline]
+pub(crate) fn header_eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A `;`-separated list of signed header names, as found in an
+/// `Authorization` header (`;`) or a presigned URL (`;` or `%3B`).
+#[derive(Clone, Copy, Debug)]
+pub struct SignedHeaders<'a> {
+    raw: &'a str,
+}
+
+impl<'a> SignedHeaders<'a> {
+    /// Wraps a list and checks it: non-empty, lower-case token names,
+    /// strictly ascending (so sorted and unique).
+    pub(crate) fn parse(raw: &'a str) -> Result<Self, SignedHeadersError> {
+        if raw.is_empty() {
+            return Err(SignedHeadersError::Empty);
+        }
+        if raw.ends_with(';') {
+            return Err(SignedHeadersError::BadName);
+        }
+        let list = Self { raw };
+        let mut previous: Option<&str> = None;
+        for name in list.iter() {
+            if name.is_empty()
+                || !name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&'*+-.^_`|~".contains(&b)
+                })
+            {
+                return Err(SignedHeadersError::BadName);
+            }
+            if let Some(p) = previous {
+                if p >= name {
+                    return Err(SignedHeadersError::NotSorted);
+                }
+            }
+            previous = Some(name);
+        }
+        Ok(list)
+    }
+
+    /// A list the signer built itself (already sorted and unique).
+    pub(crate) fn trusted(raw: &'a str) -> Self {
+        Self { raw }
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + Clone {
+        SignedHeaderIter { rest: self.raw }
+    }
+
+    /// Whether `name` (lower-case) is in the list.
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The list as received.
+    pub fn as_raw(&self) -> &'a str {
+        self.raw
+    }
+}
+
+#[derive(Clone)]
+struct SignedHeaderIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for SignedHeaderIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let bytes = self.rest.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b';' {
+                let name = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                return Some(name);
+            }
+            if bytes[i] == b'%'
+                && bytes.len() >= i + 3
+                && bytes[i + 1..i + 3].eq_ignore_ascii_case(b"3b")
+            {
+                let name = &self.rest[..i];
+                self.rest = &self.rest[i + 3..];
+                return Some(name);
+            }
+            i += 1;
+        }
+        let name = self.rest;
+        self.rest = "";
+        Some(name)
+    }
+}
+
+/// Why a signed-header list was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SignedHeadersError {
+    Empty,
+    BadName,
+    NotSorted,
+}
