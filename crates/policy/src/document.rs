@@ -265,11 +265,13 @@ fn parse_statement(
                 )),
             },
             "Action" | "NotAction" => {
-                if action.is_some() {
-                    errors.push(PolicyError::new(
-                        field,
-                        "a statement takes Action or NotAction, not both",
-                    ));
+                if obj.contains_key("Action") && obj.contains_key("NotAction") {
+                    if key == "NotAction" {
+                        errors.push(PolicyError::new(
+                            field,
+                            "a statement takes Action or NotAction, not both",
+                        ));
+                    }
                     continue;
                 }
                 if let Some(list) = string_list(v, &field, errors) {
@@ -296,11 +298,13 @@ fn parse_statement(
                 }
             }
             "Resource" | "NotResource" => {
-                if resource.is_some() {
-                    errors.push(PolicyError::new(
-                        field,
-                        "a statement takes Resource or NotResource, not both",
-                    ));
+                if obj.contains_key("Resource") && obj.contains_key("NotResource") {
+                    if key == "NotResource" {
+                        errors.push(PolicyError::new(
+                            field,
+                            "a statement takes Resource or NotResource, not both",
+                        ));
+                    }
                     continue;
                 }
                 if let Some(list) = string_list(v, &field, errors) {
