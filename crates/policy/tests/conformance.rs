@@ -1401,7 +1401,10 @@ fn condition_operators() {
 // Several operators and keys in one block: operators ANDed, keys ANDed.
 // ---------------------------------------------------------------------------
 
-const BLOCKS: &[(&str, &[(&str, &str)], bool)] = &[
+/// Request condition keys, as (name, value).
+type Keys = &'static [(&'static str, &'static str)];
+
+const BLOCKS: &[(&str, Keys, bool)] = &[
     (
         r#"{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"blue"}}"#,
         &[("aws:username", "alice"), ("aws:principaltag/team", "blue")],
@@ -1647,7 +1650,7 @@ fn resource_matching() {
 // Policy variables in Resource: defaults, escapes, versions, literal values.
 // ---------------------------------------------------------------------------
 
-const VARIABLES: &[(&str, &str, &[(&str, &str)], &str, bool)] = &[
+const VARIABLES: &[(&str, &str, Keys, &str, bool)] = &[
     (
         "2012-10-17",
         "arn:aws:s3:::b/${aws:username}/*",
@@ -1843,7 +1846,7 @@ fn policy_variables_in_resources() {
 #[test]
 fn policy_variables_in_conditions() {
     // (operator, value, request keys, expected)
-    let cases: &[(&str, &str, &[(&str, &str)], bool)] = &[
+    let cases: &[(&str, &str, Keys, bool)] = &[
         (
             "StringEquals",
             "home/${aws:username}/",
