@@ -21,6 +21,9 @@ from botocore import serialize
 from botocore.awsrequest import AWSRequest, prepare_request_dict
 from botocore.model import ServiceModel
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate import EXTRA_PROTOCOLS  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PINNED = open(os.path.join(HERE, "BOTOCORE_VERSION")).read().strip()
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "sdk.jsonl.gz")
@@ -79,6 +82,7 @@ def main():
         protocols = md.get("protocols", [md["protocol"]])
         if md["protocol"] not in protocols:
             protocols = [md["protocol"]] + protocols
+        protocols = protocols + [p for p in EXTRA_PROTOCOLS.get(name, []) if p not in protocols]
         signing = md.get("signingName", md["endpointPrefix"])
         host = f"{md['endpointPrefix']}.us-east-1.amazonaws.com"
         for proto in protocols:

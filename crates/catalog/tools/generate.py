@@ -42,6 +42,12 @@ EXTRA_SIGNING = {
     "s3control": ["s3-outposts"],
 }
 
+# Protocols AWS still serves for a service although the current model no
+# longer lists them (SDKs released before the switch still use them).
+EXTRA_PROTOCOLS = {
+    "sqs": ["query"],
+}
+
 SUPPORTED = {"json", "rest-json", "rest-xml", "query", "ec2", "smithy-rpc-v2-cbor"}
 
 
@@ -62,6 +68,7 @@ def main():
         protocols = [p for p in md.get("protocols", [md["protocol"]]) if p in SUPPORTED]
         if md["protocol"] not in protocols:
             protocols.insert(0, md["protocol"])
+        protocols += [p for p in EXTRA_PROTOCOLS.get(name, []) if p not in protocols]
         signing = md.get("signingName", md["endpointPrefix"])
         ops = []
         for op_name in sorted(model["operations"]):
