@@ -12,28 +12,6 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Bytes that may stand unencoded in an RFC 3986 path (pchar and `/`), besides `%`.
-#[inline]
-fn is_path_char(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b'/' | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'@'
-        )
-}
-
 #[inline]
 fn hex_value(b: u8) -> Option<u8> {
     match b {
@@ -68,18 +46,50 @@ pub(crate) fn write_uri_encoded<S: Sink + ?Sized>(sink: &mut S, bytes: &[u8], ke
     sink.write(&bytes[start..]);
 }
 
-/// Writes an S3 path: as the client sent it (S3 signs the path encoded once,
-/// by the client), encoding only bytes that cannot stand raw in a URI path
-/// (spaces, non-ASCII, controls), as the reference signers do.
+/// Writes an S3 path: the path as the client sent it (S3 signs the path
+/// encoded once, by the client; it is never normalised: `//`, `.` and `..`
+/// stay), with its percent-encoding put in canonical form the way S3 itself
+/// does before checking the signature: a valid escape of an unreserved byte
+/// is decoded (`%41` -> `A`), other escapes are upper-cased (`%3d` -> `%3D`;
+/// `%2F` stays an escape, distinct from `/`), and every raw byte that is
+/// neither unreserved nor `/` is escaped (space -> `%20`, `=` -> `%3D`,
+/// `+` -> `%2B`, a stray `%` -> `%25`, UTF-8 bytes -> `%XY`). SDK-encoded
+/// paths (botocore, aws-sdk-rust, ...) are already canonical and pass through
+/// unchanged.
 pub(crate) fn write_s3_path<S: Sink + ?Sized>(sink: &mut S, raw: &[u8]) {
     let mut start = 0;
-    for (i, &b) in raw.iter().enumerate() {
-        if is_path_char(b) || b == b'%' {
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if is_unreserved(b) || b == b'/' {
+            i += 1;
             continue;
+        }
+        if b == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hex_value(raw[i + 1]), hex_value(raw[i + 2])) {
+                let v = h << 4 | l;
+                let upper =
+                    raw[i + 1] == HEX_UPPER[h as usize] && raw[i + 2] == HEX_UPPER[l as usize];
+                if upper && !is_unreserved(v) {
+                    // Already canonical: leave it in the pending run.
+                    i += 3;
+                    continue;
+                }
+                sink.write(&raw[start..i]);
+                if is_unreserved(v) {
+                    sink.write(&[v]);
+                } else {
+                    write_escaped(sink, v);
+                }
+                i += 3;
+                start = i;
+                continue;
+            }
         }
         sink.write(&raw[start..i]);
         write_escaped(sink, b);
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     sink.write(&raw[start..]);
 }
@@ -273,6 +283,26 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    fn s3_path(raw: &str) -> String {
+        let mut out = Vec::new();
+        write_s3_path(&mut out, raw.as_bytes());
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn s3_paths_are_percent_normalised_never_dot_normalised() {
+        assert_eq!(s3_path("/bucket/key.txt"), "/bucket/key.txt");
+        assert_eq!(s3_path("//a/./b/../"), "//a/./b/../");
+        assert_eq!(s3_path("/example space/"), "/example%20space/");
+        assert_eq!(s3_path("/a=b+c"), "/a%3Db%2Bc");
+        assert_eq!(s3_path("/a%3db%2Bc"), "/a%3Db%2Bc");
+        assert_eq!(s3_path("/%41%7e%2F"), "/A~%2F");
+        assert_eq!(s3_path("/100%"), "/100%25");
+        assert_eq!(s3_path("/%zz%4"), "/%25zz%254");
+        assert_eq!(s3_path("/ሴ"), "/%E1%88%B4");
+        assert_eq!(s3_path("/%E1%88%B4"), "/%E1%88%B4");
     }
 
     #[test]
