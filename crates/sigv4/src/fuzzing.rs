@@ -154,6 +154,7 @@ pub fn round_trip(data: &[u8]) {
                     "authorization",
                     "x-amz-date",
                     "x-amz-security-token",
+                    "x-amz-content-sha256",
                     "host",
                 ]
                 .iter()
