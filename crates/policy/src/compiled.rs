@@ -122,15 +122,58 @@ struct CompiledStatement {
 /// A statement's action element, as the index builder needs it.
 struct StatementActions {
     effect: Effect,
+    filter: ResourceFilter,
     /// `NotAction`.
     negated: bool,
     /// Each pattern with its literal service prefix (lower-cased), if any.
     patterns: Vec<(Option<Box<str>>, Glob)>,
 }
 
+/// A necessary condition for a statement's `Resource` to match, checked
+/// inline in the candidate lists before the statement itself is touched:
+/// the last (up to) eight bytes of the literal prefix every pattern of the
+/// statement shares. With hundreds of statements naming the same action,
+/// this keeps the scan to one short compare per statement instead of a
+/// chain of pointer loads.
+#[derive(Clone, Copy, Debug, Default)]
+struct ResourceFilter {
+    /// Length of the shared literal prefix (0: admits everything).
+    prefix_len: u32,
+    tail_len: u8,
+    tail: [u8; 8],
+}
+
+impl ResourceFilter {
+    fn new(prefix: &[u8]) -> ResourceFilter {
+        let tail_len = prefix.len().min(8);
+        let mut tail = [0; 8];
+        tail[..tail_len].copy_from_slice(&prefix[prefix.len() - tail_len..]);
+        ResourceFilter {
+            prefix_len: u32::try_from(prefix.len()).unwrap_or(0),
+            tail_len: tail_len as u8,
+            tail,
+        }
+    }
+
+    #[inline(always)]
+    fn admits(&self, resource: &[u8]) -> bool {
+        let end = self.prefix_len as usize;
+        let start = end - self.tail_len as usize;
+        resource.len() >= end && resource[start..end] == self.tail[..self.tail_len as usize]
+    }
+}
+
+/// A statement named by a literal action.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    statement: u32,
+    filter: ResourceFilter,
+}
+
 /// Statements whose action element names a pattern, not a literal action.
 struct PatternEntry {
     statement: u32,
+    filter: ResourceFilter,
     /// `NotAction`: the statement applies when no pattern matches.
     negated: bool,
     /// The statement's action patterns that can match this service.
@@ -140,9 +183,11 @@ struct PatternEntry {
 /// Statements of one effect that may apply to actions of one service.
 #[derive(Default)]
 struct ActionIndex {
-    /// Lower-cased literal action -> statements naming it, in order.
-    exact: Vec<(Box<str>, Vec<u32>)>,
-    /// Statements with wildcard actions or `NotAction`, in order.
+    /// Lower-cased literal action -> every statement whose action element
+    /// matches it (literally, by wildcard or by `NotAction`), in order.
+    exact: Vec<(Box<str>, Vec<Candidate>)>,
+    /// Statements with wildcard actions or `NotAction`, in order: the
+    /// candidates for actions no statement names literally.
     patterns: Vec<PatternEntry>,
 }
 
@@ -266,8 +311,14 @@ impl CompiledPolicy {
                         )),
                     }
                 }
+                let filter = if st.resource.negated {
+                    ResourceFilter::default()
+                } else {
+                    ResourceFilter::new(shared_prefix(&resources))
+                };
                 actions.push(StatementActions {
                     effect: st.effect,
+                    filter,
                     negated: st.action.negated,
                     patterns,
                 });
@@ -396,38 +447,27 @@ impl CompiledPolicy {
         resource: &str,
         ctx: &RequestContext<'_>,
     ) -> Option<u32> {
-        let exact: &[u32] = match index
+        let bytes = resource.as_bytes();
+        match index
             .exact
             .binary_search_by(|(name, _)| cmp_folded(name, action))
         {
-            Ok(i) => &index.exact[i].1,
-            Err(_) => &[],
-        };
-        let patterns = &index.patterns;
-        let (mut e, mut p) = (0, 0);
-        loop {
-            match (exact.get(e), patterns.get(p)) {
-                (None, None) => return None,
-                (Some(&s), entry) if entry.is_none_or(|entry| s <= entry.statement) => {
-                    e += 1;
-                    if entry.is_some_and(|entry| entry.statement == s) {
-                        p += 1;
-                    }
-                    if self.applies(s, resource, ctx) {
-                        return Some(s);
-                    }
-                }
-                (_, Some(entry)) => {
-                    p += 1;
-                    let named = entry.actions.iter().any(|g| g.matches(action, true));
-                    if named != entry.negated && self.applies(entry.statement, resource, ctx) {
-                        return Some(entry.statement);
-                    }
-                }
-                (Some(_), None) => {
-                    unreachable!("guard accepts any exact entry when no pattern is left")
-                }
-            }
+            // A literal action some statement names: its candidates were
+            // resolved at compile time, wildcard and NotAction ones included.
+            Ok(i) => index.exact[i]
+                .1
+                .iter()
+                .find(|c| c.filter.admits(bytes) && self.applies(c.statement, resource, ctx))
+                .map(|c| c.statement),
+            Err(_) => index
+                .patterns
+                .iter()
+                .find(|entry| {
+                    entry.filter.admits(bytes)
+                        && entry.actions.iter().any(|g| g.matches(action, true)) != entry.negated
+                        && self.applies(entry.statement, resource, ctx)
+                })
+                .map(|entry| entry.statement),
         }
     }
 
@@ -441,6 +481,19 @@ impl CompiledPolicy {
     }
 }
 
+/// The longest literal prefix shared by every pattern of a statement.
+fn shared_prefix(patterns: &[StrPattern]) -> &[u8] {
+    let mut iter = patterns.iter().map(|p| p.literal_prefix().as_bytes());
+    let Some(mut prefix) = iter.next() else {
+        return &[];
+    };
+    for next in iter {
+        let common = prefix.iter().zip(next).take_while(|(a, b)| a == b).count();
+        prefix = &prefix[..common];
+    }
+    prefix
+}
+
 /// Builds the index of statements that can apply to actions of `service`
 /// (`None`: a service no statement names literally).
 fn build_service_index(actions: &[StatementActions], service: Option<&str>) -> ServiceIndex {
@@ -449,12 +502,14 @@ fn build_service_index(actions: &[StatementActions], service: Option<&str>) -> S
         statement,
         StatementActions {
             effect,
+            filter,
             negated,
             patterns,
         },
     ) in actions.iter().enumerate()
     {
         let statement = statement as u32;
+        let filter = *filter;
         let target = match effect {
             Effect::Deny => &mut index.deny,
             Effect::Allow => &mut index.allow,
@@ -467,6 +522,7 @@ fn build_service_index(actions: &[StatementActions], service: Option<&str>) -> S
         if *negated {
             target.patterns.push(PatternEntry {
                 statement,
+                filter,
                 negated: true,
                 actions: applicable.into_iter().cloned().collect(),
             });
@@ -478,11 +534,13 @@ fn build_service_index(actions: &[StatementActions], service: Option<&str>) -> S
                 Some(name) => match target.exact.binary_search_by(|(n, _)| (**n).cmp(name)) {
                     Ok(i) => {
                         let list = &mut target.exact[i].1;
-                        if list.last() != Some(&statement) {
-                            list.push(statement);
+                        if list.last().is_none_or(|c| c.statement != statement) {
+                            list.push(Candidate { statement, filter });
                         }
                     }
-                    Err(i) => target.exact.insert(i, (name.into(), vec![statement])),
+                    Err(i) => target
+                        .exact
+                        .insert(i, (name.into(), vec![Candidate { statement, filter }])),
                 },
                 None => wild.push(glob.clone()),
             }
@@ -490,9 +548,31 @@ fn build_service_index(actions: &[StatementActions], service: Option<&str>) -> S
         if !wild.is_empty() {
             target.patterns.push(PatternEntry {
                 statement,
+                filter,
                 negated: false,
                 actions: wild.into_boxed_slice(),
             });
+        }
+    }
+    // Fold into each literal action's list the pattern statements that match
+    // it, so evaluating a named action scans one list and matches no glob.
+    for target in [&mut index.deny, &mut index.allow] {
+        let ActionIndex { exact, patterns } = target;
+        for (name, list) in exact.iter_mut() {
+            let matching = patterns.iter().filter(|entry| {
+                entry.actions.iter().any(|g| g.matches(name, true)) != entry.negated
+            });
+            let mut merged: Vec<Candidate> = list
+                .iter()
+                .copied()
+                .chain(matching.map(|entry| Candidate {
+                    statement: entry.statement,
+                    filter: entry.filter,
+                }))
+                .collect();
+            merged.sort_by_key(|c| c.statement);
+            merged.dedup_by_key(|c| c.statement);
+            *list = merged;
         }
     }
     index

@@ -317,6 +317,22 @@ impl StrPattern {
         }
     }
 
+    /// The literal text every match must start with.
+    pub(crate) fn literal_prefix(&self) -> &str {
+        match self {
+            StrPattern::Static(Glob::Exact(s) | Glob::Prefix(s)) => s,
+            StrPattern::Static(Glob::General(atoms)) => match atoms.first() {
+                Some(Atom::Lit(s)) => s,
+                _ => "",
+            },
+            StrPattern::Static(_) => "",
+            StrPattern::Dynamic(tokens) => match tokens.first() {
+                Some(Token::Lit(s)) => s,
+                _ => "",
+            },
+        }
+    }
+
     /// Glob match (case-sensitive); an unresolved variable never matches.
     #[inline]
     pub(crate) fn matches(&self, text: &str, ctx: &RequestContext<'_>) -> bool {

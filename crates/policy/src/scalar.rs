@@ -224,7 +224,44 @@ fn split_ip(ip: IpAddr) -> (bool, u32, u128) {
 /// Parses a request address for `IpAddress` / `NotIpAddress`.
 #[inline]
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
-    s.trim().parse().ok()
+    let s = s.trim();
+    // Dotted-quad fast path: `aws:SourceIp` is usually IPv4 and the
+    // standard parser's generality costs more than the rest of a condition.
+    if let Some(v4) = parse_ipv4(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
+    s.parse().ok()
+}
+
+/// Strict dotted-quad parser accepting exactly what `Ipv4Addr::from_str`
+/// accepts (no leading zeros); `None` sends the caller to the full parser.
+#[inline]
+fn parse_ipv4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value: u32 = 0;
+        while let Some(d @ b'0'..=b'9') = b.get(i).copied() {
+            value = value * 10 + u32::from(d - b'0');
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let digits = i - start;
+        if digits == 0 || value > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = value as u8;
+    }
+    (i == b.len()).then(|| std::net::Ipv4Addr::from(octets))
 }
 
 /// Parses `true` / `false` (ASCII case-insensitive) for `Bool`.
@@ -322,6 +359,29 @@ mod tests {
             .contains("10.0.0.1".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_none());
         assert!(Cidr::parse("10.0.0/8").is_none());
+    }
+
+    #[test]
+    fn ipv4_fast_path_agrees_with_std() {
+        for s in [
+            "10.0.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "1234.1.1.1",
+            "::1",
+            "",
+            "1.2.3.04",
+        ] {
+            let std: Option<IpAddr> = s.trim().parse().ok();
+            assert_eq!(parse_ip(s), std, "{s:?}");
+        }
     }
 
     #[test]
