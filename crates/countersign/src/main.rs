@@ -1,0 +1,162 @@
+//! The `countersign` binary: runs the gateway and checks configurations.
+//!
+//! `countersign serve [--config FILE]` runs the gateway (an embedded default
+//! for a first try when no file is given); `countersign config check FILE`
+//! validates a file and exits non-zero naming the key and the reason.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use countersign_gateway::{config, Bound, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "A SigV4 gateway for Zero Trust on AWS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (TOML). Without it, an embedded first-try default.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn print_first_try(config: &Config, id: &str, secret: &str) {
+    let addr = config.server.listen;
+    eprintln!(
+        "Countersign is running with its embedded first-try configuration.\n\
+         Upstream: real AWS, with credentials from the AWS default chain of this process.\n\
+         A principal \"first-try\" was generated for this run only. In another shell:\n\n\
+         export AWS_ENDPOINT_URL=http://{addr}\n\
+         export AWS_ACCESS_KEY_ID={id}\n\
+         export AWS_SECRET_ACCESS_KEY={secret}\n\
+         unset AWS_SESSION_TOKEN AWS_PROFILE\n\
+         aws sts get-caller-identity\n\n\
+         Metrics: http://{admin}/metrics  Stop with Ctrl-C.\n",
+        admin = config
+            .server
+            .admin_listen
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into()),
+    );
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => match Config::load(&file) {
+            Ok(c) => {
+                eprintln!(
+                    "{}: OK ({} principal(s), {} polic(ies))",
+                    file.display(),
+                    c.principals.len(),
+                    c.policies.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config: path } => {
+            init_logging();
+            let (config, first_try) = match path {
+                Some(path) => match Config::load(&path) {
+                    Ok(c) => (c, None),
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+                None => {
+                    let (c, key) = config::embedded_default();
+                    (c, Some(key))
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async move {
+                let bound = match Bound::bind(config.clone()).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("cannot start: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                tracing::info!(listen = %bound.data_addr(), admin = ?bound.admin_addr(), "countersign listening");
+                if let Some((id, secret)) = &first_try {
+                    print_first_try(&config, id, secret);
+                }
+                bound.run(shutdown_signal()).await;
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

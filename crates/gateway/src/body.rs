@@ -1,0 +1,206 @@
+//! Body types: the boxed body the pipeline passes around, and a body that
+//! checks the client's payload-hash claim while it streams.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+
+use sha2::{Digest, Sha256};
+
+/// Errors inside bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type of every request and response in the pipeline.
+pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A body holding `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> GatewayBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// An empty body.
+pub fn empty() -> GatewayBody {
+    full(Bytes::new())
+}
+
+/// Raised when the streamed body does not hash to the signed claim; the
+/// upstream request is aborted instead of completing with a forged body.
+#[derive(Debug, thiserror::Error)]
+#[error("XAmzContentSHA256Mismatch: the body does not match the signed x-amz-content-sha256")]
+pub struct PayloadHashMismatch;
+
+/// Streams `inner` through, hashing it; at the end, fails if the digest is
+/// not `expected`. Counts bytes into `counter` for the audit event.
+pub struct HashCheckedBody<B> {
+    inner: B,
+    hasher: Option<Sha256>,
+    expected: [u8; 32],
+    counter: Arc<AtomicU64>,
+}
+
+impl<B> HashCheckedBody<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, expected: [u8; 32], counter: Arc<AtomicU64>) -> Self {
+        Self {
+            inner,
+            hasher: Some(Sha256::new()),
+            expected,
+            counter,
+        }
+    }
+}
+
+impl<B> Body for HashCheckedBody<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    if let Some(h) = &mut this.hasher {
+                        h.update(data);
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => match this.hasher.take().map(|h| <[u8; 32]>::from(h.finalize())) {
+                Some(digest) if digest != this.expected => {
+                    Poll::Ready(Some(Err(Box::new(PayloadHashMismatch))))
+                }
+                _ => Poll::Ready(None),
+            },
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Not until the digest has been checked.
+        self.hasher.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Streams `inner` through and counts its bytes.
+pub struct CountingBody<B> {
+    inner: B,
+    counter: Arc<AtomicU64>,
+}
+
+impl<B> CountingBody<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, counter: Arc<AtomicU64>) -> Self {
+        Self { inner, counter }
+    }
+}
+
+impl<B> Body for CountingBody<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub async fn collect_limited(mut body: GatewayBody, limit: usize) -> Result<Bytes, CollectError> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(CollectError::TooLarge);
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(CollectError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(CollectError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Why a body could not be buffered.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// Larger than the configured limit.
+    #[error("request body exceeds the buffered-body limit")]
+    TooLarge,
+    /// The client connection failed.
+    #[error("reading the request body failed: {0}")]
+    Read(BoxError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn mismatched_body_fails_at_the_end() {
+        let good: [u8; 32] = Sha256::digest(b"hello").into();
+        let counter = Arc::new(AtomicU64::new(0));
+        let ok = HashCheckedBody::new(full(Bytes::from_static(b"hello")), good, counter.clone());
+        assert_eq!(ok.collect().await.expect("matches").to_bytes(), "hello");
+        assert_eq!(counter.load(Ordering::Relaxed), 5);
+        let bad = HashCheckedBody::new(full(Bytes::from_static(b"hellO")), good, counter);
+        let err = bad.collect().await.expect_err("mismatch");
+        assert!(err.is::<PayloadHashMismatch>());
+    }
+
+    #[tokio::test]
+    async fn limit() {
+        let body = full(Bytes::from(vec![0u8; 100]));
+        assert!(matches!(
+            collect_limited(body, 99).await,
+            Err(CollectError::TooLarge)
+        ));
+        let body = full(Bytes::from(vec![0u8; 100]));
+        assert_eq!(collect_limited(body, 100).await.expect("fits").len(), 100);
+    }
+}

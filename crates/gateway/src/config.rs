@@ -1,0 +1,498 @@
+//! The gateway's TOML configuration, its validation and the embedded default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration was refused: the key and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or an unknown or mistyped key.
+    #[error("{0}")]
+    Parse(String),
+    /// A value that parses but makes no sense.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key, e.g. `principal[0].access_keys[1].id`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listeners and connection limits.
+    pub server: ServerConfig,
+    /// Where authorized calls go and with which credentials.
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    /// Principals and their static gateway keys.
+    #[serde(default, rename = "principal")]
+    pub principals: Vec<PrincipalConfig>,
+    /// Named IAM policy documents.
+    #[serde(default, rename = "policy")]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Where audit events go.
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// Request-time limits and verification settings.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Data-plane address.
+    pub listen: SocketAddr,
+    /// Admin address: `/metrics`, `/healthz`, `/readyz`.
+    pub admin_listen: Option<SocketAddr>,
+    /// Optional TLS termination on the data plane.
+    pub tls: Option<TlsConfig>,
+    /// Base domain for S3 virtual-host addressing (`bucket.<domain>`), e.g.
+    /// `s3.localhost.localstack.cloud` or the gateway's own DNS name.
+    pub s3_virtual_host_domain: Option<String>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Send every authorized call to this base URL instead of AWS.
+    pub endpoint_override: Option<String>,
+    /// Static upstream access key id (with `secret_access_key`).
+    pub access_key_id: Option<String>,
+    /// Static upstream secret.
+    pub secret_access_key: Option<String>,
+    /// Static upstream session token.
+    pub session_token: Option<String>,
+}
+
+/// One `[[principal]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    /// Unique name, shown in audit events.
+    pub name: String,
+    /// Static gateway keys.
+    #[serde(default)]
+    pub access_keys: Vec<AccessKeyConfig>,
+    /// Names of `[policy.*]` entries.
+    #[serde(default)]
+    pub policies: Vec<String>,
+}
+
+/// A static gateway access key.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKeyConfig {
+    /// Access key id the workload uses.
+    pub id: String,
+    /// Its secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AccessKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyConfig")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One `[policy.NAME]`: inline document or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The IAM JSON document.
+    pub document: Option<String>,
+    /// A file holding it, relative to the configuration file.
+    pub file: Option<PathBuf>,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `stdout` (default) or `file`.
+    #[serde(default)]
+    pub sink: AuditSink,
+    /// The file for `sink = "file"`.
+    pub path: Option<PathBuf>,
+}
+
+/// Where audit events go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSink {
+    /// One JSON line per event on standard output.
+    #[default]
+    Stdout,
+    /// One JSON line per event appended to `audit.path`.
+    File,
+    /// No audit events (tests only).
+    None,
+}
+
+/// `[limits]`: every limit explicit, with safe defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request head (request line and headers), bytes.
+    pub max_header_bytes: usize,
+    /// Largest body buffered to hash it (calls without a payload-hash claim).
+    pub max_buffered_body_bytes: usize,
+    /// Time allowed to read a request head, also the keep-alive idle timeout.
+    pub header_read_timeout_secs: u64,
+    /// Upstream TCP/TLS connect timeout.
+    pub upstream_connect_timeout_secs: u64,
+    /// Time allowed for upstream response headers.
+    pub upstream_response_timeout_secs: u64,
+    /// Concurrent client connections; further connections wait in the backlog.
+    pub max_connections: usize,
+    /// Deadline for in-flight requests after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+    /// Accepted clock skew for `X-Amz-Date`.
+    pub clock_skew_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 64 * 1024,
+            max_buffered_body_bytes: 16 * 1024 * 1024,
+            header_read_timeout_secs: 30,
+            upstream_connect_timeout_secs: 5,
+            upstream_response_timeout_secs: 60,
+            max_connections: 4096,
+            shutdown_grace_secs: 20,
+            clock_skew_secs: 15 * 60,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Header read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+    /// Upstream connect timeout.
+    pub fn upstream_connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_connect_timeout_secs)
+    }
+    /// Upstream response-header timeout.
+    pub fn upstream_response_timeout(&self) -> Duration {
+        Duration::from_secs(self.upstream_response_timeout_secs)
+    }
+    /// Shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl Config {
+    /// Parses and validates a TOML document. `base` resolves relative paths.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(tls) = &mut self.server.tls {
+            resolve(&mut tls.cert);
+            resolve(&mut tls.key);
+        }
+        for policy in self.policies.values_mut() {
+            if let Some(f) = &mut policy.file {
+                resolve(f);
+            }
+        }
+        if let Some(p) = &mut self.audit.path {
+            resolve(p);
+        }
+    }
+
+    /// Checks everything a type cannot: references, uniqueness, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.upstream.endpoint_override {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|e| invalid("upstream.endpoint_override", format!("not a URL: {e}")))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+                return Err(invalid(
+                    "upstream.endpoint_override",
+                    "must be http(s)://host[:port]",
+                ));
+            }
+        }
+        match (
+            &self.upstream.access_key_id,
+            &self.upstream.secret_access_key,
+        ) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "upstream.secret_access_key",
+                    "required with access_key_id",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "upstream.access_key_id",
+                    "required with secret_access_key",
+                ))
+            }
+            _ => {}
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut key_ids = std::collections::HashSet::new();
+        for (i, p) in self.principals.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(invalid(format!("principal[{i}].name"), "must not be empty"));
+            }
+            if !names.insert(&p.name) {
+                return Err(invalid(
+                    format!("principal[{i}].name"),
+                    format!("duplicate principal {:?}", p.name),
+                ));
+            }
+            for (j, k) in p.access_keys.iter().enumerate() {
+                let key = format!("principal[{i}].access_keys[{j}]");
+                if k.id.len() < 16
+                    || k.id.len() > 128
+                    || !k.id.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(invalid(
+                        format!("{key}.id"),
+                        "must be 16 to 128 ASCII letters and digits",
+                    ));
+                }
+                if k.id.starts_with("AKIA") || k.id.starts_with("ASIA") {
+                    return Err(invalid(
+                        format!("{key}.id"),
+                        "must not look like an AWS key (AKIA/ASIA prefix)",
+                    ));
+                }
+                if k.secret.len() < 16 {
+                    return Err(invalid(
+                        format!("{key}.secret"),
+                        "must be at least 16 characters",
+                    ));
+                }
+                if !key_ids.insert(&k.id) {
+                    return Err(invalid(format!("{key}.id"), "duplicate access key id"));
+                }
+            }
+            for (j, name) in p.policies.iter().enumerate() {
+                if !self.policies.contains_key(name) {
+                    return Err(invalid(
+                        format!("principal[{i}].policies[{j}]"),
+                        format!("no [policy.{name}]"),
+                    ));
+                }
+            }
+        }
+        for (name, policy) in &self.policies {
+            let key = format!("policy.{name}");
+            let text = match (&policy.document, &policy.file) {
+                (Some(d), None) => d.clone(),
+                (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+                    invalid(
+                        format!("{key}.file"),
+                        format!("cannot read {}: {e}", f.display()),
+                    )
+                })?,
+                _ => return Err(invalid(key, "needs exactly one of `document` or `file`")),
+            };
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| invalid(format!("{key}.document"), format!("not JSON: {e}")))?;
+        }
+        if self.audit.sink == AuditSink::File && self.audit.path.is_none() {
+            return Err(invalid("audit.path", "required when audit.sink = \"file\""));
+        }
+        let l = &self.limits;
+        let positive = [
+            ("limits.max_header_bytes", l.max_header_bytes as u64),
+            (
+                "limits.header_read_timeout_secs",
+                l.header_read_timeout_secs,
+            ),
+            (
+                "limits.upstream_connect_timeout_secs",
+                l.upstream_connect_timeout_secs,
+            ),
+            (
+                "limits.upstream_response_timeout_secs",
+                l.upstream_response_timeout_secs,
+            ),
+            ("limits.max_connections", l.max_connections as u64),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err(invalid(key, "must be greater than zero"));
+            }
+        }
+        if l.max_header_bytes < 8192 {
+            return Err(invalid("limits.max_header_bytes", "must be at least 8192"));
+        }
+        if l.clock_skew_secs > 3600 {
+            return Err(invalid("limits.clock_skew_secs", "must be at most 3600"));
+        }
+        if let Some(domain) = &self.server.s3_virtual_host_domain {
+            if domain.is_empty() || domain.starts_with('.') {
+                return Err(invalid(
+                    "server.s3_virtual_host_domain",
+                    "must be a DNS name like s3.example.com",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded default for a first try: loopback listeners, one generated
+/// principal, upstream = real AWS through the default credential chain.
+/// Returns the configuration and the generated key (id, secret).
+pub fn embedded_default() -> (Config, (String, String)) {
+    use rand::Rng;
+    const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    let id: String = std::iter::once("AKCS".to_owned())
+        .chain((0..16).map(|_| (BASE32[rng.gen_range(0..32)] as char).to_string()))
+        .collect();
+    let secret: String = (0..40)
+        .map(|_| {
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            ALPHABET[rng.gen_range(0..ALPHABET.len())] as char
+        })
+        .collect();
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9090"
+
+[[principal]]
+name = "first-try"
+access_keys = [{{ id = "{id}", secret = "{secret}" }}]
+"#
+    );
+    let config = Config::from_toml(&text, Path::new("."))
+        .unwrap_or_else(|e| unreachable!("embedded default: {e}"));
+    (config, (id, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9090"
+
+[upstream]
+endpoint_override = "http://127.0.0.1:5000"
+access_key_id = "AKIAUPSTREAM"
+secret_access_key = "upstream-secret"
+
+[[principal]]
+name = "ci-bot"
+access_keys = [{ id = "AKCSEXAMPLE000000001", secret = "0123456789abcdef0123" }]
+policies = ["s3-read"]
+
+[policy.s3-read]
+document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}'''
+"#;
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let c = Config::from_toml(EXAMPLE, Path::new(".")).expect("valid");
+        assert_eq!(c.principals[0].name, "ci-bot");
+        assert_eq!(c.limits.max_connections, 4096);
+    }
+
+    fn error_of(text: &str) -> String {
+        Config::from_toml(text, Path::new("."))
+            .expect_err("must be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = error_of(&EXAMPLE.replace("policies = [\"s3-read\"]", "policies = [\"nope\"]"));
+        assert!(
+            e.contains("principal[0].policies[0]") && e.contains("nope"),
+            "{e}"
+        );
+        let e = error_of(&EXAMPLE.replace("AKCSEXAMPLE000000001", "AKIAEXAMPLE000000001"));
+        assert!(e.contains("principal[0].access_keys[0].id"), "{e}");
+        let e = error_of(&EXAMPLE.replace("[upstream]", "[upstream]\nbogus = 1"));
+        assert!(e.contains("bogus"), "{e}");
+        let e = error_of(&EXAMPLE.replace("http://127.0.0.1:5000", "ftp://x"));
+        assert!(e.contains("upstream.endpoint_override"), "{e}");
+        let e = error_of(&EXAMPLE.replace(r#""Resource":"*"}]}"#, r#""Resource":"*"}]"#));
+        assert!(e.contains("policy.s3-read.document"), "{e}");
+        let e = error_of(&format!("{EXAMPLE}\n[limits]\nmax_connections = 0\n"));
+        assert!(e.contains("limits.max_connections"), "{e}");
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_random() {
+        let (a, (id_a, _)) = embedded_default();
+        let (_, (id_b, _)) = embedded_default();
+        assert_ne!(id_a, id_b);
+        assert!(id_a.starts_with("AKCS") && id_a.len() == 20);
+        assert!(a.server.listen.ip().is_loopback());
+    }
+}

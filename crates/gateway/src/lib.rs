@@ -1,0 +1,102 @@
+//! # countersign-gateway
+//!
+//! Countersign's data plane: the listeners (plain or TLS, HTTP/1.1 and
+//! HTTP/2), the request pipeline (a stack of tower layers, see
+//! [`pipeline::build`]), the upstream client and credentials, the admin
+//! endpoints (`/metrics`, `/healthz`, `/readyz`), audit events and graceful
+//! shutdown. All I/O of Countersign lives here.
+//!
+//! What it is not: it does not implement SigV4 (that is `countersign-sigv4`,
+//! sans-IO) nor parse command lines (that is the `countersign` binary).
+
+pub mod audit;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod forward;
+pub mod metrics;
+pub mod pipeline;
+pub mod server;
+pub mod stages;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_sigv4::static_keys::StaticKeys;
+use countersign_sigv4::{Signer, Verifier, VerifyOptions};
+
+pub use config::{Config, ConfigError};
+pub use server::{Bound, StartError};
+
+/// Per-connection facts the pipeline can read from request extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Whether the connection was TLS.
+    pub tls: bool,
+}
+
+/// Everything the pipeline stages share.
+pub struct Gateway {
+    /// SigV4 verification with its signing-key cache.
+    pub verifier: Verifier,
+    /// Static gateway keys → principal name.
+    pub keys: StaticKeys<Arc<str>>,
+    /// Upstream signer with its key cache.
+    pub signer: Signer,
+    /// Upstream credentials.
+    pub credentials: upstream::UpstreamCredentials,
+    /// Upstream endpoints.
+    pub resolver: upstream::EndpointResolver,
+    /// Upstream HTTP client.
+    pub client: upstream::UpstreamClient,
+    /// Limits in force.
+    pub limits: config::LimitsConfig,
+    /// Metrics.
+    pub metrics: metrics::Metrics,
+    /// Audit sink.
+    pub audit: Arc<audit::AuditLog>,
+    /// Base domain for S3 virtual-host addressing.
+    pub s3_virtual_host_domain: Option<String>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Builds the shared state from a validated configuration.
+    pub async fn from_config(config: &Config) -> std::io::Result<Self> {
+        let mut keys = StaticKeys::new();
+        for p in &config.principals {
+            let name: Arc<str> = p.name.as_str().into();
+            for k in &p.access_keys {
+                keys.insert(k.id.clone(), &k.secret, name.clone());
+            }
+        }
+        let metrics = metrics::Metrics::new();
+        let audit = Arc::new(audit::AuditLog::open(&config.audit, metrics.clone())?);
+        Ok(Self {
+            verifier: Verifier::new(VerifyOptions {
+                clock_skew: Duration::from_secs(config.limits.clock_skew_secs),
+                ..VerifyOptions::default()
+            }),
+            keys,
+            signer: Signer::default(),
+            credentials: upstream::UpstreamCredentials::from_config(&config.upstream).await,
+            resolver: upstream::EndpointResolver::new(&config.upstream),
+            client: upstream::build_client(&config.limits),
+            limits: config.limits.clone(),
+            metrics,
+            audit,
+            s3_virtual_host_domain: config.server.s3_virtual_host_domain.clone(),
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics, registered once per gateway.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The gateway's metrics.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by service, decision and status.
+    pub requests: IntCounterVec,
+    /// Time spent per phase: verify, authorize, upstream.
+    pub phase_seconds: HistogramVec,
+    /// Upstream failures by kind: connect, timeout, credentials, body.
+    pub upstream_errors: IntCounterVec,
+    /// Client connections open now.
+    pub open_connections: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "countersign_requests_total",
+                "Requests by service, decision and status",
+            ),
+            &["service", "decision", "status"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let phase_seconds = HistogramVec::new(
+            HistogramOpts::new("countersign_phase_seconds", "Time per pipeline phase").buckets(
+                vec![
+                    0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01,
+                    0.05, 0.1, 0.5, 1.0, 5.0,
+                ],
+            ),
+            &["phase"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "countersign_upstream_errors_total",
+                "Upstream failures by kind",
+            ),
+            &["kind"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let open_connections = IntGauge::new(
+            "countersign_open_connections",
+            "Client connections open now",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(phase_seconds.clone()),
+            Box::new(upstream_errors.clone()),
+            Box::new(open_connections.clone()),
+        ] {
+            registry
+                .register(c)
+                .unwrap_or_else(|e| unreachable!("unique metric names: {e}"));
+        }
+        Self {
+            registry,
+            requests,
+            phase_seconds,
+            upstream_errors,
+            open_connections,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}

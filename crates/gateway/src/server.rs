@@ -1,0 +1,339 @@
+//! Listeners: the data plane (plain or TLS; HTTP/1.1 and HTTP/2), the admin
+//! endpoints, connection limits and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+use crate::body::{full, GatewayBody};
+use crate::config::{Config, TlsConfig};
+use crate::pipeline::{self, Next};
+use crate::{ClientInfo, Gateway};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// TLS material could not be loaded.
+    #[error("server.tls: {0}")]
+    Tls(String),
+    /// The audit sink could not be opened.
+    #[error("audit sink: {0}")]
+    Audit(std::io::Error),
+}
+
+/// A gateway whose listeners are bound; [`Bound::run`] serves until shutdown.
+pub struct Bound {
+    gateway: Arc<Gateway>,
+    data: TcpListener,
+    admin: Option<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("data", &self.data.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_tls(tls: &TlsConfig) -> Result<TlsAcceptor, StartError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .map_err(|e| StartError::Tls(format!("cert {}: {e}", tls.cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| StartError::Tls(format!("cert {}: {e}", tls.cert.display())))?;
+    if certs.is_empty() {
+        return Err(StartError::Tls(format!(
+            "cert {}: no certificate found",
+            tls.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| StartError::Tls(format!("key {}: {e}", tls.key.display())))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StartError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| StartError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+impl Bound {
+    /// Builds the gateway and binds its listeners.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let tls = config.server.tls.as_ref().map(load_tls).transpose()?;
+        let gateway = Arc::new(
+            Gateway::from_config(&config)
+                .await
+                .map_err(StartError::Audit)?,
+        );
+        let listen = config.server.listen;
+        let data = TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let admin = match config.server.admin_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            gateway,
+            data,
+            admin,
+            tls,
+            config,
+        })
+    }
+
+    /// The bound data-plane address.
+    pub fn data_addr(&self) -> SocketAddr {
+        self.data.local_addr().unwrap_or(self.config.server.listen)
+    }
+
+    /// The bound admin address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The shared gateway state.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gateway.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and drains
+    /// in-flight requests for at most `limits.shutdown_grace_secs`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let admin_task = self
+            .admin
+            .map(|l| tokio::spawn(serve_admin(l, self.gateway.clone(), stop_rx.clone())));
+        let pipeline = pipeline::build(self.gateway.clone());
+        let limits = self.gateway.limits.clone();
+        let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout())
+            .max_buf_size(limits.max_header_bytes);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(Some(Duration::from_secs(30)));
+        let builder = Arc::new(builder);
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                () = &mut shutdown => break,
+            };
+            let (stream, addr) = tokio::select! {
+                accepted = self.data.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let gateway = self.gateway.clone();
+            let pipeline = pipeline.clone();
+            let builder = builder.clone();
+            let tls = self.tls.clone();
+            let watcher = graceful.watcher();
+            let handshake_timeout = limits.header_read_timeout();
+            tokio::spawn(async move {
+                let _permit = permit;
+                gateway.metrics.open_connections.inc();
+                serve_connection(
+                    stream,
+                    addr,
+                    tls,
+                    handshake_timeout,
+                    pipeline,
+                    &builder,
+                    watcher,
+                )
+                .await;
+                gateway.metrics.open_connections.dec();
+            });
+        }
+        drop(self.data);
+        tracing::info!("shutting down: draining in-flight requests");
+        if tokio::time::timeout(limits.shutdown_grace(), graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period elapsed; closing remaining connections");
+        }
+        let _ = stop_tx.send(true);
+        if let Some(t) = admin_task {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    handshake_timeout: Duration,
+    pipeline: Next,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let info = ClientInfo {
+        addr,
+        tls: tls.is_some(),
+    };
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let pipeline = pipeline.clone();
+        async move {
+            let mut req = req.map(|b| {
+                b.map_err(|e| -> crate::body::BoxError { Box::new(e) })
+                    .boxed_unsync()
+            });
+            req.extensions_mut().insert(info);
+            {
+                let mut pipeline = pipeline;
+                pipeline.call(req)
+            }
+            .await
+        }
+    });
+    let result = match tls {
+        Some(acceptor) => {
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(tls_stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %addr, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+        None => {
+            watcher
+                .watch(
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned(),
+                )
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %addr, error = %e, "connection ended with an error");
+    }
+}
+
+async fn serve_admin(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+            _ = stop.changed() => return,
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, std::convert::Infallible>(admin(&gateway, req.uri().path()).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn admin(gateway: &Gateway, path: &str) -> Response<GatewayBody> {
+    let (status, content_type, body) = match path {
+        "/metrics" => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            gateway.metrics.render(),
+        ),
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        "/readyz" => {
+            match tokio::time::timeout(Duration::from_secs(2), gateway.credentials.get()).await {
+                Ok(Ok(_)) => (StatusCode::OK, "text/plain", "ready\n".to_owned()),
+                Ok(Err(e)) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("not ready: {e}\n"),
+                ),
+                Err(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "not ready: upstream credentials pending\n".to_owned(),
+                ),
+            }
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_owned(),
+        ),
+    };
+    let mut r = Response::new(full(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    r
+}
