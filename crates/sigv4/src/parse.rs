@@ -170,7 +170,9 @@ pub(crate) fn decode_query_value(raw: &str) -> Option<Cow<'_, str>> {
     if !raw.contains('%') {
         return Some(Cow::Borrowed(raw));
     }
-    let bytes: Vec<u8> = crate::encoding::Decoded::new(raw.as_bytes()).collect();
+    // One allocation, sized up front (decoding only shrinks).
+    let mut bytes = Vec::with_capacity(raw.len());
+    bytes.extend(crate::encoding::Decoded::new(raw.as_bytes()));
     String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
