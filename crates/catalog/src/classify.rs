@@ -105,7 +105,7 @@ pub(crate) fn classify<'c, 'r>(cat: &'c Catalog, req: &RequestView<'r>) -> Outco
     if group.rest.is_empty() {
         return Outcome::Unknown(Unknown::NoMatchingOperation);
     }
-    let Some((_, trie)) = group.rest.iter().find(|(m, _)| m == req.method) else {
+    let Some((_, trie)) = group.rest.iter().find(|(m, _)| *m == req.method) else {
         return Outcome::Unknown(Unknown::NoMatchingOperation);
     };
     let path = req.path.strip_prefix('/').unwrap_or(req.path);
@@ -240,7 +240,14 @@ fn walk(
         }
         if let Some(child) = n.greedy {
             // A greedy label takes one or more segments (not all empty).
-            for j in (i + 1..=segs.len()).rev() {
+            let c = &trie.nodes[child];
+            // A greedy label with nothing after it takes all the rest.
+            let lo = if c.lits.is_empty() && c.label.is_none() && c.greedy.is_none() {
+                segs.len()
+            } else {
+                i + 1
+            };
+            for j in (lo..=segs.len()).rev() {
                 if segs[i..j].iter().any(|s| !s.is_empty()) {
                     walk(
                         cat,

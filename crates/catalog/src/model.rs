@@ -1,12 +1,60 @@
 //! Loading the generated data blob and building the lookup tables.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 
 use serde::Deserialize;
 
 use crate::rules::RuleSet;
 use crate::LoadError;
+
+/// A fast, non-keyed hasher (FxHash). The tables are built once from the
+/// catalog, never from request data, so lookups cannot be made to collide.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A protocol an AWS service speaks on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,7 +158,7 @@ pub(crate) enum Seg {
 pub(crate) struct Op {
     pub name: String,
     pub action: String,
-    pub method: String,
+    pub method: &'static str,
     pub path: Vec<Seg>,
     pub query_lits: Vec<(String, Option<String>)>,
     pub req_query: Vec<String>,
@@ -208,7 +256,7 @@ pub(crate) struct Group {
     /// Query `Action` -> operations.
     pub query: HashMap<String, Vec<OpRef>>,
     /// REST routes per HTTP method.
-    pub rest: Vec<(String, Trie)>,
+    pub rest: Vec<(&'static str, Trie)>,
     /// Whether this group contains S3 (virtual-host addressing applies).
     pub s3: bool,
 }
@@ -217,6 +265,19 @@ pub(crate) struct Data {
     pub botocore: String,
     pub services: Vec<Service>,
     pub groups: HashMap<String, Group>,
+}
+
+fn intern_method(m: &str) -> Option<&'static str> {
+    Some(match m {
+        "GET" => "GET",
+        "PUT" => "PUT",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => return None,
+    })
 }
 
 fn parse_uri(uri: &str) -> (Vec<Seg>, Vec<(String, Option<String>)>) {
@@ -276,8 +337,14 @@ pub(crate) fn load(gz: &[u8]) -> Result<Data, LoadError> {
                     Located { member, loc, name }
                 })
                 .collect();
+            let method = intern_method(&method)
+                .ok_or_else(|| LoadError(format!("{}.{name}: method {method}", rs.n)))?;
+            let action = match crate::rules::action_override(&rs.n, &name) {
+                Some(a) => a.to_string(),
+                None => format!("{}:{}", rs.iam, name),
+            };
             ops.push(Op {
-                action: format!("{}:{}", rs.iam, name),
+                action,
                 name,
                 method,
                 path,
@@ -302,7 +369,7 @@ pub(crate) fn load(gz: &[u8]) -> Result<Data, LoadError> {
             rules,
         });
     }
-    let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut groups: HashMap<String, Group> = HashMap::default();
     for (si, svc) in services.iter().enumerate() {
         for sig in &svc.signing {
             groups
@@ -348,7 +415,7 @@ pub(crate) fn load(gz: &[u8]) -> Result<Data, LoadError> {
                     let trie = match group.rest.iter().position(|(m, _)| *m == op.method) {
                         Some(i) => &mut group.rest[i].1,
                         None => {
-                            group.rest.push((op.method.clone(), Trie::default()));
+                            group.rest.push((op.method, Trie::default()));
                             &mut group.rest.last_mut().expect("just pushed").1
                         }
                     };

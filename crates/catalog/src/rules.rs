@@ -63,6 +63,29 @@ impl RuleSet {
     }
 }
 
+/// The IAM action of an operation when it is not `{prefix}:{Operation}`;
+/// applied once at load.
+pub(crate) fn action_override(service: &str, op: &str) -> Option<&'static str> {
+    match service {
+        "s3" => s3_action(op),
+        "lambda" => match op {
+            "Invoke" | "InvokeWithResponseStream" => Some("lambda:InvokeFunction"),
+            _ => None,
+        },
+        "sqs" => match op {
+            "SendMessageBatch" => Some("sqs:SendMessage"),
+            "DeleteMessageBatch" => Some("sqs:DeleteMessage"),
+            "ChangeMessageVisibilityBatch" => Some("sqs:ChangeMessageVisibility"),
+            _ => None,
+        },
+        "sns" => match op {
+            "PublishBatch" => Some("sns:Publish"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn is_arnish(name: &str) -> bool {
     name.ends_with("Arn") || name.ends_with("ARN") || name.ends_with("arn")
 }
@@ -573,10 +596,7 @@ fn s3(cx: &mut Ctx<'_, '_>) {
     let bucket = cx.label("Bucket");
     let key = cx.label("Key");
     let versioned = cx.qparam("versionId").is_some();
-    let mut action: Cow<'_, str> = match s3_action(op) {
-        Some(a) => Cow::Borrowed(a),
-        None => cx.default_action(),
-    };
+    let mut action = cx.default_action();
     if versioned {
         if let Some(v) = s3_versioned(&action) {
             action = Cow::Borrowed(v);
@@ -1107,11 +1127,7 @@ fn lambda_function(cx: &Ctx<'_, '_>, name: &str, qualifier: Option<&str>) -> Str
 }
 
 fn lambda(cx: &mut Ctx<'_, '_>) {
-    let op = cx.op.name.as_str();
-    let action: Cow<'_, str> = match op {
-        "Invoke" | "InvokeWithResponseStream" => Cow::Borrowed("lambda:InvokeFunction"),
-        _ => cx.default_action(),
-    };
+    let action = cx.default_action();
     let mut r = Vec::new();
     if let Some(f) = cx.get("FunctionName") {
         let q = cx.get("Qualifier");
@@ -1166,13 +1182,7 @@ fn sqs_queue_arn(cx: &Ctx<'_, '_>, url: &str) -> Option<String> {
 }
 
 fn sqs(cx: &mut Ctx<'_, '_>) {
-    let op = cx.op.name.as_str();
-    let action: Cow<'_, str> = match op {
-        "SendMessageBatch" => Cow::Borrowed("sqs:SendMessage"),
-        "DeleteMessageBatch" => Cow::Borrowed("sqs:DeleteMessage"),
-        "ChangeMessageVisibilityBatch" => Cow::Borrowed("sqs:ChangeMessageVisibility"),
-        _ => cx.default_action(),
-    };
+    let action = cx.default_action();
     let mut r = Vec::new();
     if let Some(url) = cx.get("QueueUrl") {
         if let Some(a) = sqs_queue_arn(cx, &url) {
@@ -1200,10 +1210,7 @@ fn sqs(cx: &mut Ctx<'_, '_>) {
 
 fn sns(cx: &mut Ctx<'_, '_>) {
     let op = cx.op.name.as_str();
-    let action: Cow<'_, str> = match op {
-        "PublishBatch" => Cow::Borrowed("sns:Publish"),
-        _ => cx.default_action(),
-    };
+    let action = cx.default_action();
     let mut r = Vec::new();
     if let Some(t) = cx.get("TopicArn").or_else(|| cx.get("TargetArn")) {
         r.push(t.into_owned());

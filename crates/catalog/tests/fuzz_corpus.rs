@@ -1,0 +1,62 @@
+//! Replays every file of the committed fuzz seed corpus
+//! (`fuzz/corpus/catalog_classify/`) through the function the cargo-fuzz
+//! target calls, on stable Rust, with a time bound per input.
+
+use std::time::{Duration, Instant};
+
+#[test]
+fn replay_fuzz_corpus() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/catalog_classify"
+    );
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("corpus directory") {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let t = Instant::now();
+        countersign_catalog::fuzz_classify(&data);
+        // Generous: the first call also loads the catalog (debug build).
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{path:?} took {:?}",
+            t.elapsed()
+        );
+        n += 1;
+    }
+    assert!(n >= 8, "corpus has {n} files");
+    println!("replayed {n} corpus files");
+}
+
+#[test]
+fn raw_http_request_is_classified() {
+    let raw = b"PUT /dst/k HTTP/1.1\r\nHost: s3.us-west-2.amazonaws.com\r\nx-amz-copy-source: src/a%20b\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-west-2/s3/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: 0\r\n\r\n";
+    let mut req = countersign_catalog::parse_http_request(raw).unwrap();
+    assert_eq!(
+        (req.service.as_str(), req.region.as_str()),
+        ("s3", "us-west-2")
+    );
+    req.account = "111122223333".into();
+    let out = req.classify(countersign_catalog::Catalog::global());
+    let c = out.known().unwrap();
+    assert_eq!(c.operation, "CopyObject");
+    assert_eq!(
+        c.resources(),
+        ["arn:aws:s3:::dst/k", "arn:aws:s3:::src/a b"]
+    );
+    assert!(countersign_catalog::parse_http_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_err());
+}
+
+#[test]
+fn load_budget() {
+    // Release figures are in the README; this guards against regressions
+    // of an order of magnitude (debug builds are ~10x slower).
+    let t = Instant::now();
+    let c = countersign_catalog::Catalog::load().unwrap();
+    let took = t.elapsed();
+    assert!(c.operation_count() > 19_000);
+    assert!(
+        took < Duration::from_secs(if cfg!(debug_assertions) { 5 } else { 1 }),
+        "{took:?}"
+    );
+}
