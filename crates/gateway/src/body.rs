@@ -56,6 +56,14 @@ impl<B> HashCheckedBody<B> {
             counter,
         }
     }
+
+    /// Finalises the digest (once) and says whether it differs from the claim.
+    fn finish_mismatched(&mut self) -> bool {
+        match self.hasher.take() {
+            Some(h) => <[u8; 32]>::from(h.finalize()) != self.expected,
+            None => false,
+        }
+    }
 }
 
 impl<B> Body for HashCheckedBody<B>
@@ -77,6 +85,11 @@ where
                     if let Some(h) = &mut this.hasher {
                         h.update(data);
                     }
+                }
+                // With a known length the consumer stops polling after the
+                // last byte, so check on the last frame and withhold it.
+                if this.inner.is_end_stream() && this.finish_mismatched() {
+                    return Poll::Ready(Some(Err(Box::new(PayloadHashMismatch))));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
