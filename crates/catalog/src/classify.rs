@@ -97,7 +97,10 @@ pub(crate) fn classify<'c, 'r>(cat: &'c Catalog, req: &RequestView<'r>) -> Outco
             } else {
                 Protocol::Query
             };
-            return finish(cat, group, r, proto, req, query, Vec::new());
+            let svc = &cat.data.services[r.0 as usize];
+            let op = &svc.ops[r.1 as usize];
+            let params = form.unwrap_or_else(|| query.clone());
+            return Ctx::new(svc, op, proto, req, query, Vec::new(), Some(params)).run();
         }
     }
 
@@ -350,7 +353,7 @@ fn finish<'c, 'r>(
 ) -> Outcome<'c> {
     let svc = &cat.data.services[r.0 as usize];
     let op = &svc.ops[r.1 as usize];
-    let ctx = Ctx::new(svc, op, proto, req, query, labels);
+    let ctx = Ctx::new(svc, op, proto, req, query, labels, None);
     ctx.run()
 }
 

@@ -123,6 +123,7 @@ pub(crate) struct Ctx<'c, 'r> {
 }
 
 impl<'c, 'r> Ctx<'c, 'r> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         svc: &'c Service,
         op: &'c Op,
@@ -130,8 +131,11 @@ impl<'c, 'r> Ctx<'c, 'r> {
         req: &RequestView<'r>,
         query: Vec<(&'r str, &'r str)>,
         labels: Vec<(&'c str, Cow<'r, str>)>,
+        params: Option<Vec<(&'r str, &'r str)>>,
     ) -> Self {
-        let form = if matches!(proto, Protocol::Query | Protocol::Ec2) {
+        let form = if let Some(p) = params {
+            p
+        } else if matches!(proto, Protocol::Query | Protocol::Ec2) {
             let is_form = req.method == "POST"
                 && req.header("content-type").is_some_and(|c| {
                     c.to_ascii_lowercase()
