@@ -33,6 +33,49 @@ impl Sink for Sha256 {
     }
 }
 
+/// A SHA-256 fed through a stack buffer: the canonical request arrives in
+/// dozens of small pieces, and each `Sha256::update` call has a fixed cost,
+/// so pieces are gathered and hashed in runs of whole blocks.
+pub(crate) struct BufferedSha256 {
+    hasher: Sha256,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl BufferedSha256 {
+    pub(crate) fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn finalize(mut self) -> [u8; 32] {
+        self.hasher.update(&self.buf[..self.len]);
+        self.hasher.finalize().into()
+    }
+}
+
+impl Sink for BufferedSha256 {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            room.copy_from_slice(bytes);
+            self.len += bytes.len();
+            return;
+        }
+        self.hasher.update(&self.buf[..self.len]);
+        self.len = 0;
+        if bytes.len() >= self.buf.len() {
+            self.hasher.update(bytes);
+        } else {
+            self.buf[..bytes.len()].copy_from_slice(bytes);
+            self.len = bytes.len();
+        }
+    }
+}
+
 /// How the path enters the canonical request; AWS has two families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathMode {
@@ -224,18 +267,69 @@ fn write_header_values<S: Sink + ?Sized>(
 
 #[inline]
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
+    // ' ', and '\t' '\n' '\x0b' '\x0c' '\r'.
+    b == b' ' || b.wrapping_sub(b'\t') <= b'\r' - b'\t'
+}
+
+/// Whether any byte is `<= b' '` (white space or a control byte), eight
+/// bytes at a time: a conservative test that sends values to the exact,
+/// slower path only when they may need trimming.
+#[inline]
+fn has_byte_at_most_space(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = value.chunks_exact(8);
+    let mut found = 0u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        // A byte b < 0x21 (and below 0x80) leaves its high bit set here.
+        found |= x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+    }
+    found != 0 || words.remainder().iter().any(|&b| b <= b' ')
 }
 
 /// Trims and collapses runs of whitespace (including folded line breaks)
 /// into one space, like botocore's `' '.join(value.split())`.
 fn write_trimmed<S: Sink + ?Sized>(sink: &mut S, value: &[u8]) {
+    // Most values (dates, digests, tokens, hosts) hold no white space at
+    // all: one word-at-a-time scan, then one write.
+    if !has_byte_at_most_space(value) {
+        sink.write(value);
+        return;
+    }
     let mut words = value.split(|&b| is_space(b)).filter(|w| !w.is_empty());
     if let Some(first) = words.next() {
         sink.write(first);
         for w in words {
             sink.write(b" ");
             sink.write(w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_scan_matches_byte_scan() {
+        let mut value = Vec::new();
+        for len in 0..40 {
+            for pos in 0..len {
+                for b in [0u8, b'\t', b' ', b'!', 0x7f, 0x80, 0xa0, 0xff, b'a'] {
+                    value.clear();
+                    value.resize(len, b'x');
+                    value[pos] = b;
+                    let naive = value.iter().any(|&c| c <= b' ');
+                    assert_eq!(has_byte_at_most_space(&value), naive, "{value:?}");
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let v = [b'x', b'y', 0xff, b, 0x80, b'z', b'w', b'q', b'r'];
+            assert_eq!(has_byte_at_most_space(&v), b <= b' ', "{b}");
         }
     }
 }

@@ -24,42 +24,60 @@ fn err(code: ErrorCode, rule: Rule) -> VerifyError {
     VerifyError::new(code, rule)
 }
 
+/// Bytes allowed in an access key id, a region and a service name.
+const TOKEN_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
+        b += 1;
+    }
+    table
+};
+
 /// Splits a credential (`key/date/region/service/aws4_request`) into its
 /// parts. Presigned credentials may spell `/` as `%2F`.
 fn parse_credential(raw: &str, code: ErrorCode) -> Result<(&str, Scope<'_>), VerifyError> {
     let mut parts = [""; 5];
     let mut count = 0;
     let bytes = raw.as_bytes();
-    let (mut start, mut i) = (0, 0);
-    while i <= bytes.len() {
-        let sep_len = if i == bytes.len() || bytes[i] == b'/' {
-            1
-        } else if bytes[i] == b'%'
-            && bytes.len() >= i + 3
-            && bytes[i + 1..i + 3].eq_ignore_ascii_case(b"2f")
-        {
-            3
-        } else {
-            i += 1;
-            continue;
-        };
-        if count == 5 {
-            return Err(err(code, Rule::MalformedCredential));
+    if !bytes.contains(&b'%') {
+        for part in raw.split('/') {
+            if count == 5 {
+                return Err(err(code, Rule::MalformedCredential));
+            }
+            parts[count] = part;
+            count += 1;
         }
-        parts[count] = &raw[start..i];
-        count += 1;
-        i += sep_len;
-        start = i;
+    } else {
+        let (mut start, mut i) = (0, 0);
+        while i <= bytes.len() {
+            let sep_len = if i == bytes.len() || bytes[i] == b'/' {
+                1
+            } else if bytes[i] == b'%'
+                && bytes.len() >= i + 3
+                && bytes[i + 1..i + 3].eq_ignore_ascii_case(b"2f")
+            {
+                3
+            } else {
+                i += 1;
+                continue;
+            };
+            if count == 5 {
+                return Err(err(code, Rule::MalformedCredential));
+            }
+            parts[count] = &raw[start..i];
+            count += 1;
+            i += sep_len;
+            start = i;
+        }
     }
     if count != 5 {
         return Err(err(code, Rule::MalformedCredential));
     }
     let [key, date, region, service, terminator] = parts;
-    let token_ok = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    };
+    let token_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| TOKEN_BYTE[b as usize]);
     if !token_ok(key) || !token_ok(region) || !token_ok(service) {
         return Err(err(code, Rule::MalformedCredential));
     }

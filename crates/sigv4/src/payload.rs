@@ -100,13 +100,21 @@ impl std::ops::Deref for CanonicalPayload {
     }
 }
 
-fn lower_hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// Value of a lower-case hex digit; 0xff for anything else.
+const LOWER_HEX: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Parses 64 lower-case hex digits into 32 bytes.
 pub(crate) fn parse_lower_hex_32(value: &[u8]) -> Option<[u8; 32]> {
@@ -114,8 +122,11 @@ pub(crate) fn parse_lower_hex_32(value: &[u8]) -> Option<[u8; 32]> {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, pair) in value.chunks_exact(2).enumerate() {
-        out[i] = lower_hex(pair[0])? << 4 | lower_hex(pair[1])?;
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(value.chunks_exact(2)) {
+        let (hi, lo) = (LOWER_HEX[pair[0] as usize], LOWER_HEX[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 15);
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }

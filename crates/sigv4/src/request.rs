@@ -61,7 +61,45 @@ pub(crate) fn header_eq(a: &str, b: &str) -> bool {
 #[derive(Clone, Copy, Debug)]
 pub struct SignedHeaders<'a> {
     raw: &'a str,
+    /// The names' byte ranges in `raw`, found once so that the many lookups
+    /// verification makes do not split the list again; `count` is
+    /// `SPANS_OVERFLOW` when the list is too long for the array (it is then
+    /// split on every iteration).
+    spans: [(u16, u16); MAX_SPANS],
+    count: u8,
 }
+
+const MAX_SPANS: usize = 20;
+const SPANS_OVERFLOW: u8 = u8::MAX;
+
+/// Bytes allowed in a signed header name: lower-case `tchar`s (RFC 9110).
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 impl<'a> SignedHeaders<'a> {
     /// Wraps a list and checks it: non-empty, lower-case token names,
@@ -73,14 +111,10 @@ impl<'a> SignedHeaders<'a> {
         if raw.ends_with(';') {
             return Err(SignedHeadersError::BadName);
         }
-        let list = Self { raw };
+        let list = Self::new(raw);
         let mut previous: Option<&str> = None;
         for name in list.iter() {
-            if name.is_empty()
-                || !name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&'*+-.^_`|~".contains(&b)
-                })
-            {
+            if name.is_empty() || !name.bytes().all(|b| NAME_BYTE[b as usize]) {
                 return Err(SignedHeadersError::BadName);
             }
             if let Some(p) = previous {
@@ -93,14 +127,42 @@ impl<'a> SignedHeaders<'a> {
         Ok(list)
     }
 
+    fn new(raw: &'a str) -> Self {
+        let mut spans = [(0u16, 0u16); MAX_SPANS];
+        let mut count = 0u8;
+        if raw.len() < usize::from(u16::MAX) {
+            for name in SplitNames::new(raw) {
+                if usize::from(count) == MAX_SPANS {
+                    count = SPANS_OVERFLOW;
+                    break;
+                }
+                let start = name.as_ptr() as usize - raw.as_ptr() as usize;
+                spans[usize::from(count)] = (start as u16, (start + name.len()) as u16);
+                count += 1;
+            }
+        } else {
+            count = SPANS_OVERFLOW;
+        }
+        Self { raw, spans, count }
+    }
+
     /// A list the signer built itself (already sorted and unique).
     pub(crate) fn trusted(raw: &'a str) -> Self {
-        Self { raw }
+        Self::new(raw)
     }
 
     /// The names, in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + Clone {
-        SignedHeaderIter { rest: self.raw }
+        if self.count == SPANS_OVERFLOW {
+            Names::Split(SplitNames::new(self.raw))
+        } else {
+            Names::Spans {
+                raw: self.raw,
+                spans: self.spans,
+                next: 0,
+                count: self.count,
+            }
+        }
     }
 
     /// Whether `name` (lower-case) is in the list.
@@ -115,15 +177,65 @@ impl<'a> SignedHeaders<'a> {
 }
 
 #[derive(Clone)]
-struct SignedHeaderIter<'a> {
-    rest: &'a str,
+enum Names<'a> {
+    Spans {
+        raw: &'a str,
+        spans: [(u16, u16); MAX_SPANS],
+        next: u8,
+        count: u8,
+    },
+    Split(SplitNames<'a>),
 }
 
-impl<'a> Iterator for SignedHeaderIter<'a> {
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a str;
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Names::Spans {
+                raw,
+                spans,
+                next,
+                count,
+            } => {
+                if *next >= *count {
+                    return None;
+                }
+                let (s, e) = spans[usize::from(*next)];
+                *next += 1;
+                raw.get(usize::from(s)..usize::from(e))
+            }
+            Names::Split(split) => split.next(),
+        }
+    }
+}
+
+/// Splits a list on `;` (and on `%3B` when the list has a `%`).
+#[derive(Clone)]
+struct SplitNames<'a> {
+    rest: &'a str,
+    encoded: bool,
+}
+
+impl<'a> SplitNames<'a> {
+    fn new(raw: &'a str) -> Self {
+        Self {
+            rest: raw,
+            encoded: raw.as_bytes().contains(&b'%'),
+        }
+    }
+}
+
+impl<'a> Iterator for SplitNames<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         if self.rest.is_empty() {
             return None;
+        }
+        if !self.encoded {
+            let (name, rest) = self.rest.split_once(';').unwrap_or((self.rest, ""));
+            self.rest = rest;
+            return Some(name);
         }
         let bytes = self.rest.as_bytes();
         let mut i = 0;

@@ -7,12 +7,12 @@ use hmac::Mac;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::canonical::{write_canonical_request, CanonicalInput, PathMode, Sink};
+use crate::canonical::{write_canonical_request, BufferedSha256, CanonicalInput, PathMode, Sink};
 use crate::error::{ErrorCode, LookupError, Rule, VerifyError};
 use crate::key::{HmacSha256, SigningKeyCache};
 use crate::parse::{parse_authorization_header, parse_query_auth, AuthParts};
 use crate::payload::{CanonicalPayload, PayloadHash};
-use crate::request::{RequestView, SignedHeaders};
+use crate::request::{header_eq, RequestView, SignedHeaders};
 use crate::time::{parse_amz_date, unix_seconds};
 
 /// The only algorithm accepted.
@@ -282,26 +282,47 @@ impl Verifier {
 
         // What must be signed, and what is signed must be there.
         let signed = parts.signed_headers;
-        if !signed.contains("host") {
+        let (mut has_host, mut has_date, mut count) = (false, false, 0usize);
+        for name in signed.iter() {
+            has_host |= name == "host";
+            has_date |= name == "x-amz-date";
+            count += 1;
+        }
+        if !has_host {
             return Err(VerifyError::new(AccessDenied, Rule::HostNotSigned));
         }
-        if parts.kind == AuthKind::Header && !signed.contains("x-amz-date") {
+        if parts.kind == AuthKind::Header && !has_date {
             return Err(VerifyError::new(AccessDenied, Rule::DateNotSigned));
         }
-        for name in signed.iter() {
-            let present = view.header_values(name).next().is_some()
-                || (name == "host" && view.authority.is_some());
-            if !present {
-                return Err(VerifyError::new(
-                    SignatureDoesNotMatch,
-                    Rule::SignedHeaderMissing,
-                ));
+        // One pass over the request's headers: each is either signed (mark
+        // it present) or, if it is an x-amz-* header, refused.
+        let mut present: u64 = 0;
+        for (name, _) in view.headers {
+            match signed.iter().position(|s| header_eq(name, s)) {
+                Some(i) => present |= 1u64.checked_shl(i as u32).unwrap_or(0),
+                None => {
+                    let is_amz =
+                        name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-");
+                    if is_amz {
+                        return Err(VerifyError::new(AccessDenied, Rule::UnsignedAmzHeader));
+                    }
+                }
             }
         }
-        for (name, _) in view.headers {
-            let is_amz = name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-");
-            if is_amz && !signed.contains(name) {
-                return Err(VerifyError::new(AccessDenied, Rule::UnsignedAmzHeader));
+        if present.count_ones() as usize != count {
+            for (i, name) in signed.iter().enumerate() {
+                let seen = if i < 64 {
+                    present & (1 << i) != 0
+                } else {
+                    view.header_values(name).next().is_some()
+                };
+                let via_authority = name == "host" && view.authority.is_some();
+                if !seen && !via_authority {
+                    return Err(VerifyError::new(
+                        SignatureDoesNotMatch,
+                        Rule::SignedHeaderMissing,
+                    ));
+                }
             }
         }
 
@@ -417,9 +438,9 @@ impl Sink for MacSink {
 }
 
 fn compute_signature(view: &RequestView<'_>, checked: &Checked<'_>, keyed: HmacSha256) -> [u8; 32] {
-    let mut hasher = Sha256::new();
+    let mut hasher = BufferedSha256::new();
     write_canonical_request(&mut hasher, &canonical_input(view, checked));
-    let creq_hash: [u8; 32] = hasher.finalize().into();
+    let creq_hash = hasher.finalize();
     let mut mac = MacSink(keyed);
     write_string_to_sign(&mut mac, checked, &creq_hash);
     mac.0.finalize().into_bytes().into()
