@@ -51,19 +51,77 @@ fn classify(c: &mut Criterion) {
         ("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0"),
     ];
     let sqs_headers: &[(&str, &str)] = &[
-        ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
+        (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        ),
         ("x-amz-date", "20240101T000000Z"),
     ];
     let sqs_body = b"Action=SendMessage&Version=2012-11-05&QueueUrl=https%3A%2F%2Fsqs.us-east-1.amazonaws.com%2F111122223333%2Fjobs&MessageBody=hello";
 
     let cases = [
-        ("s3_get_object_virtual_host", view("GET", "my-bucket.s3.us-east-1.amazonaws.com", "/photos/2024/cat.jpg", "", s3_headers, b"", "s3")),
-        ("s3_get_object_path_style", view("GET", "s3.us-east-1.amazonaws.com", "/my-bucket/photos/2024/cat.jpg", "", s3_headers, b"", "s3")),
-        ("dynamodb_get_item_1k", view("POST", "dynamodb.us-east-1.amazonaws.com", "/", "", ddb_headers, item.as_bytes(), "dynamodb")),
-        ("sqs_query_send_message", view("POST", "sqs.us-east-1.amazonaws.com", "/", "", sqs_headers, sqs_body, "sqs")),
+        (
+            "s3_get_object_virtual_host",
+            view(
+                "GET",
+                "my-bucket.s3.us-east-1.amazonaws.com",
+                "/photos/2024/cat.jpg",
+                "",
+                s3_headers,
+                b"",
+                "s3",
+            ),
+        ),
+        (
+            "s3_get_object_path_style",
+            view(
+                "GET",
+                "s3.us-east-1.amazonaws.com",
+                "/my-bucket/photos/2024/cat.jpg",
+                "",
+                s3_headers,
+                b"",
+                "s3",
+            ),
+        ),
+        (
+            "dynamodb_get_item_1k",
+            view(
+                "POST",
+                "dynamodb.us-east-1.amazonaws.com",
+                "/",
+                "",
+                ddb_headers,
+                item.as_bytes(),
+                "dynamodb",
+            ),
+        ),
+        (
+            "sqs_query_send_message",
+            view(
+                "POST",
+                "sqs.us-east-1.amazonaws.com",
+                "/",
+                "",
+                sqs_headers,
+                sqs_body,
+                "sqs",
+            ),
+        ),
         // REST-JSON, three labels: API Gateway v2 GetIntegrationResponse
         // /v2/apis/{ApiId}/integrations/{IntegrationId}/integrationresponses/{IntegrationResponseId}
-        ("rest_json_three_labels", view("GET", "apigateway.us-east-1.amazonaws.com", "/v2/apis/a1b2c3/integrations/i-42/integrationresponses/r-7", "", s3_headers, b"", "apigateway")),
+        (
+            "rest_json_three_labels",
+            view(
+                "GET",
+                "apigateway.us-east-1.amazonaws.com",
+                "/v2/apis/a1b2c3/integrations/i-42/integrationresponses/r-7",
+                "",
+                s3_headers,
+                b"",
+                "apigateway",
+            ),
+        ),
     ];
     let mut group = c.benchmark_group("classify");
     // Baseline measured in the same run: the unavoidable output work of
@@ -77,7 +135,9 @@ fn classify(c: &mut Criterion) {
     });
     for (name, req) in &cases {
         assert!(catalog.classify(req).known().is_some(), "{name} classifies");
-        group.bench_function(*name, |b| b.iter(|| black_box(catalog.classify(black_box(req)))));
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(catalog.classify(black_box(req))))
+        });
     }
     group.finish();
 }
@@ -85,7 +145,12 @@ fn classify(c: &mut Criterion) {
 fn load(c: &mut Criterion) {
     let t = Instant::now();
     let cat = Catalog::load().unwrap();
-    eprintln!("catalog load (first, cold): {:?}, {} services, {} operations", t.elapsed(), cat.service_count(), cat.operation_count());
+    eprintln!(
+        "catalog load (first, cold): {:?}, {} services, {} operations",
+        t.elapsed(),
+        cat.service_count(),
+        cat.operation_count()
+    );
     let mut group = c.benchmark_group("catalog_load");
     group.sample_size(10);
     group.bench_function("load", |b| b.iter(|| black_box(Catalog::load().unwrap())));
