@@ -2,12 +2,15 @@
 //!
 //! `countersign serve [--config FILE]` runs the gateway (an embedded default
 //! for a first try when no file is given); `countersign config check FILE`
-//! validates a file and exits non-zero naming the key and the reason.
+//! validates a file and exits non-zero naming the key and the reason;
+//! `countersign policy check|simulate` runs the policy engine from the shell.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod policy_cmd;
 use countersign_gateway::{config, Bound, Config};
 
 #[derive(Parser)]
@@ -33,6 +36,38 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Check and simulate IAM policy documents.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy document and report every error.
+    Check {
+        /// The JSON document.
+        file: PathBuf,
+    },
+    /// Evaluate policies for actions and resources, like IAM's policy simulator.
+    Simulate {
+        /// A policy document (repeat for several).
+        #[arg(long = "policy", required = true)]
+        policies: Vec<PathBuf>,
+        /// An IAM action, e.g. s3:GetObject (repeat for several).
+        #[arg(long = "action", required = true)]
+        actions: Vec<String>,
+        /// A resource ARN (repeat for several; default `*`).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// A condition key, KEY=VALUE (repeat a key for several values).
+        #[arg(long = "context")]
+        context: Vec<String>,
+        /// Print {"decision", "policy", "statement"} as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -117,6 +152,25 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => policy_cmd::check(&file),
+        Command::Policy {
+            command:
+                PolicyCommand::Simulate {
+                    policies,
+                    actions,
+                    resources,
+                    context,
+                    json,
+                },
+        } => policy_cmd::simulate(&policy_cmd::Simulate {
+            policies,
+            actions,
+            resources,
+            context,
+            json,
+        }),
         Command::Serve { config: path } => {
             init_logging();
             let (config, first_try) = match path {

@@ -1,0 +1,131 @@
+//! The `countersign` command line as a user runs it.
+
+use std::path::Path;
+use std::process::Command;
+
+fn countersign(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(args)
+        .output()
+        .expect("run countersign");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("countersign-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+#[test]
+fn config_check_names_the_key_and_the_reason() {
+    let dir = temp_dir("config");
+    let good = write(
+        &dir,
+        "good.toml",
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+[[principal]]
+name = "ci-bot"
+access_keys = [{ id = "AKCSEXAMPLE000000001", secret = "0123456789abcdef0123" }]
+policies = ["s3-read"]
+[policy.s3-read]
+document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}'''
+"#,
+    );
+    let (code, _, err) = countersign(&["config", "check", &good]);
+    assert_eq!(code, 0, "{err}");
+    let bad = write(&dir, "bad.toml", "[server]\nlisten = \"127.0.0.1:8080\"\n[[principal]]\nname = \"x\"\npolicies = [\"missing\"]\n");
+    let (code, _, err) = countersign(&["config", "check", &bad]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("principal[0].policies[0]") && err.contains("missing"),
+        "{err}"
+    );
+    let (code, _, err) = countersign(&["config", "check", "/nonexistent/countersign.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn policy_simulate_and_check() {
+    let dir = temp_dir("policy");
+    let allow = write(
+        &dir,
+        "allow.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadLogs","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::logs/*"}]}"#,
+    );
+    let deny = write(
+        &dir,
+        "deny.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#,
+    );
+    let (code, out, err) = countersign(&[
+        "policy",
+        "simulate",
+        "--policy",
+        &allow,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::logs/a",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["statement"], "ReadLogs");
+
+    let (code, out, _) = countersign(&[
+        "policy",
+        "simulate",
+        "--policy",
+        &allow,
+        "--policy",
+        &deny,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::logs/a",
+        "--context",
+        "aws:SourceIp=203.0.113.9",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["decision"], "explicit_deny");
+    assert_eq!(v["statement"], "Statement[0]");
+
+    let (code, out, _) = countersign(&[
+        "policy",
+        "simulate",
+        "--policy",
+        &allow,
+        "--action",
+        "s3:PutObject",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("implicit_deny"), "{out}");
+
+    let broken = write(
+        &dir,
+        "broken.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","NotAction":"x","Resource":"*","Principal":"*"}]}"#,
+    );
+    let (code, _, err) = countersign(&["policy", "check", &broken]);
+    assert_eq!(code, 2);
+    assert!(err.contains("$.Statement[0]"), "{err}");
+    let (code, _, _) = countersign(&["policy", "check", &allow]);
+    assert_eq!(code, 0);
+}

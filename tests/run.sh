@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of Countersign: formatting-independent unit and
+# integration tests of the whole workspace, the Rust SDK end-to-end test,
+# and the Python end-to-end suite (boto3, AWS CLI) against moto_server.
+# Installs what it needs: a Python virtual environment with pinned packages.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+venv="$repo/tests/.venv"
+python="${PYTHON:-python3}"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "== creating $venv"
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing pinned test dependencies"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+echo "== building the countersign binary"
+cargo build --locked -p countersign
+export COUNTERSIGN_BIN="$repo/target/debug/countersign"
+export COUNTERSIGN_PYTHON="$venv/bin/python"
+
+echo "== cargo test (workspace: unit, conformance, differential, corpus replay, SDK end to end)"
+cargo test --locked --workspace
+
+echo "== end to end: boto3 and the AWS CLI through the gateway to moto_server"
+"$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider
