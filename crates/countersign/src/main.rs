@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod classify_cmd;
 mod policy_cmd;
 use countersign_gateway::{config, Bound, Config};
 
@@ -36,6 +37,18 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Classify a captured raw HTTP/1.1 request: service, operation, actions, resources.
+    Classify {
+        /// The raw request (request line, headers, blank line, body).
+        #[arg(long)]
+        request: PathBuf,
+        /// The caller's account id, used in derived ARNs.
+        #[arg(long, default_value = "123456789012")]
+        account: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Check and simulate IAM policy documents.
     Policy {
@@ -135,6 +148,11 @@ fn print_first_try(config: &Config, id: &str, secret: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Classify {
+            request,
+            account,
+            json,
+        } => classify_cmd::classify(&request, &account, json),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => match Config::load(&file) {

@@ -129,3 +129,30 @@ fn policy_simulate_and_check() {
     let (code, _, _) = countersign(&["policy", "check", &allow]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn classify_a_captured_request() {
+    let dir = temp_dir("classify");
+    let raw = "GET /photos/2024/cat.jpg HTTP/1.1\r\nHost: s3.us-east-1.amazonaws.com\r\nx-amz-date: 20250101T000000Z\r\n\
+               x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nAuthorization: AWS4-HMAC-SHA256 \
+               Credential=AKCSEXAMPLE000000001/20250101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, \
+               Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n\r\n";
+    let file = write(&dir, "get.http", raw);
+    let (code, out, err) = countersign(&["classify", "--request", &file, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["operation"], "GetObject");
+    assert_eq!(v["actions"][0]["action"], "s3:GetObject");
+    assert_eq!(
+        v["actions"][0]["resources"][0],
+        "arn:aws:s3:::photos/2024/cat.jpg"
+    );
+    let unknown = write(
+        &dir,
+        "unknown.http",
+        &raw.replace("GET /photos/2024/cat.jpg", "BREW /photos"),
+    );
+    let (code, out, _) = countersign(&["classify", "--request", &unknown]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("unknown"), "{out}");
+}
