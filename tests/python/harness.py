@@ -81,7 +81,7 @@ class Moto:
 class Gateway:
     """The countersign binary on free loopback ports."""
 
-    def __init__(self, upstream_url, access_key_id, secret_access_key, limits=None, extra=""):
+    def __init__(self, upstream_url, access_key_id, secret_access_key, limits=None, extra="", scheme="http"):
         self.port = free_port()
         self.admin_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="countersign-e2e-"))
@@ -116,13 +116,13 @@ path = "{self.audit_path}"
         self.proc = subprocess.Popen([countersign_binary(), "serve", "--config", str(self.config_path)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
 
-    def client(self, service, secret=GATEWAY_SECRET, key_id=GATEWAY_KEY_ID, **config):
+    def client(self, service, secret=GATEWAY_SECRET, key_id=GATEWAY_KEY_ID, verify=None, **config):
         cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"}, **config)
         return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=key_id,
-                            aws_secret_access_key=secret, config=cfg)
+                            aws_secret_access_key=secret, config=cfg, verify=verify)
 
     def env(self):
         """Environment for the AWS CLI pointed at the gateway only."""
