@@ -151,14 +151,14 @@ pub(crate) fn write_canonical_request<S: Sink + ?Sized>(
         );
         sink.write(b"\n");
     });
-    for name in input.signed_headers.iter() {
+    for name in input.signed_headers.names() {
         sink.write(name.as_bytes());
         sink.write(b":");
         write_header_values(sink, view, input.extra_headers, name);
         sink.write(b"\n");
     }
     sink.write(b"\n");
-    for (i, name) in input.signed_headers.iter().enumerate() {
+    for (i, name) in input.signed_headers.names().enumerate() {
         if i > 0 {
             sink.write(b";");
         }

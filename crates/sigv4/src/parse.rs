@@ -125,17 +125,27 @@ pub(crate) fn parse_authorization_header<'r>(
     use ErrorCode::{AuthorizationHeaderMalformed as Malformed, IncompleteSignature};
     let value =
         std::str::from_utf8(value).map_err(|_| err(Malformed, Rule::MalformedAuthorization))?;
-    let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (algorithm, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    let value = trim_blanks(value);
+    let alg_end = value
+        .bytes()
+        .position(|b| b == b' ' || b == b'\t')
+        .unwrap_or(value.len());
+    let (algorithm, rest) = (&value[..alg_end], value.get(alg_end + 1..).unwrap_or(""));
     if algorithm != ALGORITHM {
         return Err(err(IncompleteSignature, Rule::UnsupportedAlgorithm));
     }
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for component in rest.split(',') {
-        let component = component.trim_matches(|c| c == ' ' || c == '\t');
-        let (key, val) = component
-            .split_once('=')
+    // Byte loops rather than `split`: the pieces are short and a handful of
+    // memchr calls cost more than scanning them.
+    let mut rest = rest;
+    loop {
+        let end = rest.find(',').unwrap_or(rest.len());
+        let component = trim_blanks(&rest[..end]);
+        let eq = component
+            .bytes()
+            .position(|b| b == b'=')
             .ok_or(err(Malformed, Rule::MalformedAuthorization))?;
+        let (key, val) = (&component[..eq], &component[eq + 1..]);
         let slot = match key {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
@@ -145,6 +155,10 @@ pub(crate) fn parse_authorization_header<'r>(
         if slot.replace(val).is_some() {
             return Err(err(Malformed, Rule::DuplicateComponent));
         }
+        if end == rest.len() {
+            break;
+        }
+        rest = &rest[end + 1..];
     }
     let credential = credential.ok_or(err(IncompleteSignature, Rule::MissingCredential))?;
     let signed_headers =
@@ -181,6 +195,20 @@ pub(crate) fn parse_authorization_header<'r>(
         expires: None,
         session_token: session_token.map(Cow::Borrowed),
     })
+}
+
+/// Trims spaces and tabs at both ends.
+fn trim_blanks(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
 }
 
 /// Percent-decodes a query value, borrowing when there is nothing to decode.

@@ -111,20 +111,55 @@ impl<'a> SignedHeaders<'a> {
         if raw.ends_with(';') {
             return Err(SignedHeadersError::BadName);
         }
-        let list = Self::new(raw);
-        let mut previous: Option<&str> = None;
-        for name in list.iter() {
-            if name.is_empty() || !name.bytes().all(|b| NAME_BYTE[b as usize]) {
+        if raw.as_bytes().contains(&b'%') {
+            // Presigned lists may spell `;` as `%3B`: split generically.
+            let list = Self::new(raw);
+            let mut previous: Option<&str> = None;
+            for name in list.iter() {
+                if name.is_empty() || !name.bytes().all(|b| NAME_BYTE[b as usize]) {
+                    return Err(SignedHeadersError::BadName);
+                }
+                if let Some(p) = previous {
+                    if p >= name {
+                        return Err(SignedHeadersError::NotSorted);
+                    }
+                }
+                previous = Some(name);
+            }
+            return Ok(list);
+        }
+        // The common case, in one pass: validate, check the order, record spans.
+        let bytes = raw.as_bytes();
+        let mut spans = [(0u16, 0u16); MAX_SPANS];
+        let mut count = 0u8;
+        let mut previous: &[u8] = &[];
+        let mut start = 0;
+        for i in 0..=bytes.len() {
+            if i < bytes.len() && bytes[i] != b';' {
+                if !NAME_BYTE[bytes[i] as usize] {
+                    return Err(SignedHeadersError::BadName);
+                }
+                continue;
+            }
+            let name = &bytes[start..i];
+            if name.is_empty() {
                 return Err(SignedHeadersError::BadName);
             }
-            if let Some(p) = previous {
-                if p >= name {
-                    return Err(SignedHeadersError::NotSorted);
+            if start > 0 && previous >= name {
+                return Err(SignedHeadersError::NotSorted);
+            }
+            if count != SPANS_OVERFLOW {
+                if usize::from(count) < MAX_SPANS && i < usize::from(u16::MAX) {
+                    spans[usize::from(count)] = (start as u16, i as u16);
+                    count += 1;
+                } else {
+                    count = SPANS_OVERFLOW;
                 }
             }
-            previous = Some(name);
+            previous = name;
+            start = i + 1;
         }
-        Ok(list)
+        Ok(Self { raw, spans, count })
     }
 
     fn new(raw: &'a str) -> Self {
@@ -165,9 +200,22 @@ impl<'a> SignedHeaders<'a> {
         }
     }
 
+    /// The names, in order, borrowing the list (no copy of the spans): what
+    /// the hot path iterates.
+    pub(crate) fn names<'s>(&'s self) -> NamesRef<'s, 'a> {
+        if self.count == SPANS_OVERFLOW {
+            NamesRef::Split(SplitNames::new(self.raw))
+        } else {
+            NamesRef::Spans {
+                raw: self.raw,
+                spans: self.spans[..usize::from(self.count)].iter(),
+            }
+        }
+    }
+
     /// Whether `name` (lower-case) is in the list.
     pub fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| n.eq_ignore_ascii_case(name))
+        self.names().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// The list as received.
@@ -210,9 +258,33 @@ impl<'a> Iterator for Names<'a> {
     }
 }
 
+/// Iterator of [`SignedHeaders::names`].
+#[derive(Clone)]
+pub(crate) enum NamesRef<'s, 'a> {
+    Spans {
+        raw: &'a str,
+        spans: std::slice::Iter<'s, (u16, u16)>,
+    },
+    Split(SplitNames<'a>),
+}
+
+impl<'a> Iterator for NamesRef<'_, 'a> {
+    type Item = &'a str;
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            NamesRef::Spans { raw, spans } => {
+                let &(s, e) = spans.next()?;
+                raw.get(usize::from(s)..usize::from(e))
+            }
+            NamesRef::Split(split) => split.next(),
+        }
+    }
+}
+
 /// Splits a list on `;` (and on `%3B` when the list has a `%`).
 #[derive(Clone)]
-struct SplitNames<'a> {
+pub(crate) struct SplitNames<'a> {
     rest: &'a str,
     encoded: bool,
 }

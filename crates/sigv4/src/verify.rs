@@ -283,7 +283,7 @@ impl Verifier {
         // What must be signed, and what is signed must be there.
         let signed = parts.signed_headers;
         let (mut has_host, mut has_date, mut count) = (false, false, 0usize);
-        for name in signed.iter() {
+        for name in signed.names() {
             has_host |= name == "host";
             has_date |= name == "x-amz-date";
             count += 1;
@@ -298,7 +298,7 @@ impl Verifier {
         // it present) or, if it is an x-amz-* header, refused.
         let mut present: u64 = 0;
         for (name, _) in view.headers {
-            match signed.iter().position(|s| header_eq(name, s)) {
+            match signed.names().position(|s| header_eq(name, s)) {
                 Some(i) => present |= 1u64.checked_shl(i as u32).unwrap_or(0),
                 None => {
                     let is_amz =
@@ -310,7 +310,7 @@ impl Verifier {
             }
         }
         if present.count_ones() as usize != count {
-            for (i, name) in signed.iter().enumerate() {
+            for (i, name) in signed.names().enumerate() {
                 let seen = if i < 64 {
                     present & (1 << i) != 0
                 } else {
