@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 GATEWAY_KEY_ID = "AKCSE2ETEST000000001"
 GATEWAY_SECRET = "e2e-gateway-secret-0123456789abcdefghij"
+READONLY_KEY_ID = "AKCSE2EREADONLY00001"
+READONLY_SECRET = "e2e-readonly-secret-0123456789abcdefgh"
 
 
 def free_port():
@@ -102,6 +104,24 @@ secret_access_key = "{secret_access_key}"
 [[principal]]
 name = "e2e-workload"
 access_keys = [{{ id = "{GATEWAY_KEY_ID}", secret = "{GATEWAY_SECRET}" }}]
+policies = ["allow-all"]
+
+[[principal]]
+name = "e2e-readonly"
+access_keys = [{{ id = "{READONLY_KEY_ID}", secret = "{READONLY_SECRET}" }}]
+policies = ["read-reports"]
+
+[policy.allow-all]
+document = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*"}}]}}'''
+
+[policy.read-reports]
+document = '''{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"WhoAmI","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}},
+  {{"Sid":"ReadReports","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::e2e-authz","arn:aws:s3:::e2e-authz/*"]}},
+  {{"Sid":"NeverSecrets","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::e2e-authz/secret/*"}},
+  {{"Sid":"OnlyFromLoopback","Effect":"Allow","Action":"dynamodb:ListTables","Resource":"*","Condition":{{"IpAddress":{{"aws:SourceIp":"127.0.0.0/8"}}}}}},
+  {{"Sid":"NeverFromLoopback","Effect":"Allow","Action":"sqs:ListQueues","Resource":"*","Condition":{{"NotIpAddress":{{"aws:SourceIp":"127.0.0.0/8"}}}}}}
+]}}'''
 
 [audit]
 sink = "file"

@@ -112,6 +112,10 @@ secret_access_key = "{secret}"
 [[principal]]
 name = "rust-sdk"
 access_keys = [{{ id = "{GATEWAY_KEY}", secret = "{GATEWAY_SECRET}" }}]
+policies = ["allow-all"]
+
+[policy.allow-all]
+document = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*"}}]}}'
 
 [audit]
 sink = "none"

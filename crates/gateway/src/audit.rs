@@ -151,6 +151,17 @@ impl AuditLog {
         })
     }
 
+    /// Writes one event that is not a pipeline request (a proxy CONNECT
+    /// decision, a tunnel closing) as a JSON line to the sink.
+    pub fn write_event(&self, event: &impl Serialize) {
+        if let Some(sink) = &self.sink {
+            if let Ok(line) = serde_json::to_string(event) {
+                let mut w = sink.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(w, "{line}");
+            }
+        }
+    }
+
     fn emit(&self, record: &mut AuditRecord, bytes_out: u64) {
         record.bytes_out = bytes_out;
         record.bytes_in = record.bytes_in_counter.load(Ordering::Relaxed);
@@ -175,7 +186,7 @@ impl AuditLog {
     }
 }
 
-fn rfc3339_now() -> String {
+pub(crate) fn rfc3339_now() -> String {
     let secs = countersign_sigv4::unix_seconds(SystemTime::now());
     let d = countersign_sigv4::format_amz_date(secs);
     let d = String::from_utf8_lossy(&d);

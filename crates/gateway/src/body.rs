@@ -207,6 +207,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn peeked_bodies_replay_whole() {
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"hello world")), 4).await.expect("peek");
+        assert!(!complete || prefix.len() == 11);
+        assert_eq!(rest.collect().await.expect("replay").to_bytes(), "hello world");
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"abc")), 1024).await.expect("peek");
+        assert_eq!((prefix.as_ref(), complete), (&b"abc"[..], true));
+        assert_eq!(rest.collect().await.expect("replay").to_bytes(), "abc");
+    }
+
+    #[tokio::test]
     async fn limit() {
         let body = full(Bytes::from(vec![0u8; 100]));
         assert!(matches!(
@@ -216,4 +226,82 @@ mod tests {
         let body = full(Bytes::from(vec![0u8; 100]));
         assert_eq!(collect_limited(body, 100).await.expect("fits").len(), 100);
     }
+}
+
+/// A body whose first bytes were already read (to classify the call),
+/// replayed before the rest.
+pub struct PrefixedBody {
+    prefix: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+    inner: Option<GatewayBody>,
+}
+
+impl Body for PrefixedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Some(prefix) = this.prefix.take() {
+            if !prefix.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(prefix))));
+            }
+        }
+        if let Some(inner) = &mut this.inner {
+            return Pin::new(inner).poll_frame(cx);
+        }
+        Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.as_ref().is_none_or(Bytes::is_empty)
+            && self.trailers.is_none()
+            && self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        match &self.inner {
+            Some(inner) => {
+                let h = inner.size_hint();
+                let mut out = SizeHint::new();
+                out.set_lower(h.lower() + prefix);
+                if let Some(upper) = h.upper() {
+                    out.set_upper(upper + prefix);
+                }
+                out
+            }
+            None => SizeHint::with_exact(prefix),
+        }
+    }
+}
+
+/// Reads up to `limit` bytes from the front of `body`. Returns the prefix,
+/// whether it is the whole body, and a body that replays everything.
+pub async fn peek_prefix(mut body: GatewayBody, limit: usize) -> Result<(Bytes, bool, GatewayBody), BoxError> {
+    if body.is_end_stream() {
+        return Ok((Bytes::new(), true, body));
+    }
+    let mut buf = bytes::BytesMut::new();
+    let mut trailers = None;
+    let mut complete = false;
+    while buf.len() < limit {
+        match body.frame().await {
+            None => {
+                complete = true;
+                break;
+            }
+            Some(frame) => match frame?.into_data() {
+                Ok(data) => buf.extend_from_slice(&data),
+                Err(frame) => {
+                    trailers = frame.into_trailers().ok();
+                    complete = true;
+                    break;
+                }
+            },
+        }
+    }
+    let prefix = buf.freeze();
+    let replay = PrefixedBody { prefix: Some(prefix.clone()), trailers, inner: (!complete).then_some(body) };
+    Ok((prefix, complete, replay.boxed_unsync()))
 }

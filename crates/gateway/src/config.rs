@@ -59,6 +59,22 @@ pub struct Config {
     /// Request-time limits and verification settings.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// How calls are authorized.
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+    /// HTTPS_PROXY mode and egress control on the data-plane listener.
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// `[authorization]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// Forward calls the service catalog cannot classify (default: deny).
+    /// When true they are forwarded without a policy decision, and audited
+    /// as `allow` with reason `unclassified`.
+    #[serde(default)]
+    pub allow_unknown_operations: bool,
 }
 
 /// `[server]`
@@ -98,6 +114,9 @@ pub struct UpstreamConfig {
     pub secret_access_key: Option<String>,
     /// Static upstream session token.
     pub session_token: Option<String>,
+    /// The upstream account id, used in resource ARNs a request does not
+    /// spell out (DynamoDB tables, SQS queues by name, ...). Unset: `*`.
+    pub account_id: Option<String>,
 }
 
 /// One `[[principal]]`.
@@ -233,6 +252,29 @@ impl Config {
         Ok(config)
     }
 
+    /// The policy documents of `principal`, parsed, with their names.
+    pub fn principal_policies(
+        &self,
+        principal: &PrincipalConfig,
+    ) -> Result<Vec<(String, countersign_policy::PolicyDocument)>, ConfigError> {
+        principal
+            .policies
+            .iter()
+            .map(|name| {
+                let key = format!("policy.{name}");
+                let policy = self.policies.get(name).ok_or_else(|| invalid(&key, "no such policy"))?;
+                let text = match (&policy.document, &policy.file) {
+                    (Some(d), _) => d.clone(),
+                    (None, Some(f)) => std::fs::read_to_string(f)
+                        .map_err(|e| invalid(format!("{key}.file"), format!("cannot read {}: {e}", f.display())))?,
+                    (None, None) => return Err(invalid(key, "needs exactly one of `document` or `file`")),
+                };
+                let doc = countersign_policy::PolicyDocument::parse(&text).map_err(|e| invalid(&key, e.to_string()))?;
+                Ok((name.clone(), doc))
+            })
+            .collect()
+    }
+
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -259,6 +301,10 @@ impl Config {
         }
         if let Some(p) = &mut self.audit.path {
             resolve(p);
+        }
+        if let Some(proxy) = &mut self.proxy {
+            resolve(&mut proxy.ca_cert);
+            resolve(&mut proxy.ca_key);
         }
     }
 
@@ -353,8 +399,9 @@ impl Config {
                 })?,
                 _ => return Err(invalid(key, "needs exactly one of `document` or `file`")),
             };
-            serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|e| invalid(format!("{key}.document"), format!("not JSON: {e}")))?;
+            let field = if policy.file.is_some() { "file" } else { "document" };
+            countersign_policy::PolicyDocument::parse(&text)
+                .map_err(|e| invalid(format!("{key}.{field}"), e.to_string()))?;
         }
         if self.audit.sink == AuditSink::File && self.audit.path.is_none() {
             return Err(invalid("audit.path", "required when audit.sink = \"file\""));
@@ -387,6 +434,11 @@ impl Config {
         if l.clock_skew_secs > 3600 {
             return Err(invalid("limits.clock_skew_secs", "must be at most 3600"));
         }
+        if let Some(account) = &self.upstream.account_id {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("upstream.account_id", "must be 12 digits"));
+            }
+        }
         if let Some(domain) = &self.server.s3_virtual_host_domain {
             if domain.is_empty() || domain.starts_with('.') {
                 return Err(invalid(
@@ -394,6 +446,9 @@ impl Config {
                     "must be a DNS name like s3.example.com",
                 ));
             }
+        }
+        if let Some(proxy) = &self.proxy {
+            crate::proxy::validate_config(proxy)?;
         }
         Ok(())
     }
@@ -425,11 +480,91 @@ admin_listen = "127.0.0.1:9090"
 [[principal]]
 name = "first-try"
 access_keys = [{{ id = "{id}", secret = "{secret}" }}]
+policies = ["first-try-read-only"]
+
+[policy.first-try-read-only]
+document = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"WhoAmIAndReadOnly","Effect":"Allow","Action":["sts:GetCallerIdentity","s3:ListAllMyBuckets","s3:ListBucket","s3:GetObject","dynamodb:ListTables","dynamodb:DescribeTable"],"Resource":"*"}}]}}'''
 "#
     );
     let config = Config::from_toml(&text, Path::new("."))
         .unwrap_or_else(|e| unreachable!("embedded default: {e}"));
     (config, (id, secret))
+}
+
+/// `[proxy]`: HTTPS_PROXY mode (CONNECT, interception of AWS hosts) and
+/// egress control on the data-plane listener. See [`crate::proxy`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// The gateway CA certificate (PEM) that signs minted leaf certificates.
+    pub ca_cert: PathBuf,
+    /// Its private key (PEM).
+    pub ca_key: PathBuf,
+    /// Host patterns (`name` or `*.suffix`) intercepted on port 443.
+    pub intercept: Vec<String>,
+    /// Non-AWS host patterns that get a blind tunnel; all others are refused.
+    pub allow_tunnel: Vec<String>,
+    /// Ports blind tunnels may go to.
+    pub tunnel_ports: Vec<u16>,
+    /// Let blind tunnels reach loopback, private (RFC 1918, ULA) and CGNAT
+    /// addresses. Link-local (instance metadata) needs a CIDR below.
+    pub allow_private_destinations: bool,
+    /// Networks blind tunnels may reach even though they are not public.
+    pub allowed_destination_cidrs: Vec<String>,
+    /// When not empty, proxy requests need `Proxy-Authorization: Basic`.
+    pub users: Vec<ProxyUserConfig>,
+    /// Concurrent tunnels (intercepted and blind); more get 503.
+    pub max_tunnels: usize,
+    /// TLS handshake deadline on an intercepted tunnel.
+    pub handshake_timeout_secs: u64,
+    /// A tunnel that moves no byte this long is closed.
+    pub tunnel_idle_timeout_secs: u64,
+    /// Validity of minted leaf certificates; cached for half of it.
+    pub leaf_validity_secs: u64,
+    /// Leaf certificates kept in the cache (one per host).
+    pub leaf_cache_capacity: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            ca_cert: PathBuf::new(),
+            ca_key: PathBuf::new(),
+            intercept: crate::proxy::DEFAULT_INTERCEPT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            allow_tunnel: Vec::new(),
+            tunnel_ports: vec![443],
+            allow_private_destinations: false,
+            allowed_destination_cidrs: Vec::new(),
+            users: Vec::new(),
+            max_tunnels: 1024,
+            handshake_timeout_secs: 10,
+            tunnel_idle_timeout_secs: 300,
+            leaf_validity_secs: 86400,
+            leaf_cache_capacity: 10_000,
+        }
+    }
+}
+
+/// One `[[proxy.users]]` entry for `Proxy-Authorization: Basic`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyUserConfig {
+    /// User name (no `:`).
+    pub name: String,
+    /// Password (at least 12 characters).
+    pub password: String,
+}
+
+impl std::fmt::Debug for ProxyUserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyUserConfig")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[cfg(test)]
@@ -483,6 +618,8 @@ document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s
         assert!(e.contains("upstream.endpoint_override"), "{e}");
         let e = error_of(&EXAMPLE.replace(r#""Resource":"*"}]}"#, r#""Resource":"*"}]"#));
         assert!(e.contains("policy.s3-read.document"), "{e}");
+        let e = error_of(&EXAMPLE.replace(r#""Effect":"Allow""#, r#""Effect":"Allow","Principal":"*""#));
+        assert!(e.contains("policy.s3-read.document") && e.contains("Principal"), "{e}");
         let e = error_of(&format!("{EXAMPLE}\n[limits]\nmax_connections = 0\n"));
         assert!(e.contains("limits.max_connections"), "{e}");
     }

@@ -195,10 +195,13 @@ async fn forward(gw: Arc<Gateway>, req: PipelineRequest) -> PipelineResponse {
         .unwrap_or("");
     let bucket = if auth.service == "s3" {
         virtual_host_bucket(host, gw.s3_virtual_host_domain.as_deref())
+            .or_else(|| crate::proxy::intercepted_s3_bucket(&parts.extensions, host))
     } else {
         None
     };
-    let endpoint = gw.resolver.resolve(&auth.service, &auth.region, bucket);
+    // Through the proxy without an override: the AWS host the client named.
+    let endpoint = crate::proxy::intercepted_endpoint(&parts.extensions, &gw.resolver)
+        .unwrap_or_else(|| gw.resolver.resolve(&auth.service, &auth.region, bucket));
 
     // Headers: the ones the client signed (re-signed), a few safe unsigned
     // ones (forwarded unsigned), nothing else.

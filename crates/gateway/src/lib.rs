@@ -11,11 +11,13 @@
 
 pub mod audit;
 pub mod body;
+pub mod ca;
 pub mod config;
 pub mod error;
 pub mod forward;
 pub mod metrics;
 pub mod pipeline;
+pub mod proxy;
 pub mod server;
 pub mod stages;
 pub mod upstream;
@@ -39,12 +41,54 @@ pub struct ClientInfo {
     pub tls: bool,
 }
 
+/// A principal and its compiled effective policy.
+pub struct Principal {
+    /// The principal's name.
+    pub name: Arc<str>,
+    /// Its standing policies, compiled once.
+    pub policy: countersign_policy::CompiledPolicy,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway could not be built from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration is inconsistent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A principal's policies do not compile.
+    #[error("principal {principal}: {reason}")]
+    Policy {
+        /// The principal.
+        principal: String,
+        /// Why.
+        reason: String,
+    },
+    /// The audit sink could not be opened.
+    #[error("audit sink: {0}")]
+    Audit(#[from] std::io::Error),
+    /// The embedded service catalog could not be loaded.
+    #[error("service catalog: {0}")]
+    Catalog(String),
+}
+
 /// Everything the pipeline stages share.
 pub struct Gateway {
     /// SigV4 verification with its signing-key cache.
     pub verifier: Verifier,
-    /// Static gateway keys → principal name.
-    pub keys: StaticKeys<Arc<str>>,
+    /// Static gateway keys → principal.
+    pub keys: StaticKeys<Arc<Principal>>,
+    /// The service catalog that classifies calls.
+    pub catalog: countersign_catalog::Catalog,
+    /// Authorization settings.
+    pub authorization: config::AuthorizationConfig,
+    /// The upstream account id for derived ARNs (`*` when unknown).
+    pub account_id: String,
     /// Upstream signer with its key cache.
     pub signer: Signer,
     /// Upstream credentials.
@@ -73,17 +117,28 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// Builds the shared state from a validated configuration.
-    pub async fn from_config(config: &Config) -> std::io::Result<Self> {
+    pub async fn from_config(config: &Config) -> Result<Self, BuildError> {
         let mut keys = StaticKeys::new();
         for p in &config.principals {
-            let name: Arc<str> = p.name.as_str().into();
+            let documents = config.principal_policies(p)?;
+            let policy = countersign_policy::CompiledPolicy::compile(documents.iter().map(|(n, d)| (n.as_str(), d)))
+                .map_err(|e| BuildError::Policy { principal: p.name.clone(), reason: e.to_string() })?;
+            let principal = Arc::new(Principal { name: p.name.as_str().into(), policy });
             for k in &p.access_keys {
-                keys.insert(k.id.clone(), &k.secret, name.clone());
+                keys.insert(k.id.clone(), &k.secret, principal.clone());
             }
         }
+        let catalog = countersign_catalog::Catalog::load()
+            .map_err(|e| BuildError::Catalog(e.to_string()))?
+            .with_config(countersign_catalog::Config {
+                s3_virtual_host_suffixes: config.server.s3_virtual_host_domain.iter().cloned().collect(),
+            });
         let metrics = metrics::Metrics::new();
         let audit = Arc::new(audit::AuditLog::open(&config.audit, metrics.clone())?);
         Ok(Self {
+            catalog,
+            authorization: config.authorization.clone(),
+            account_id: config.upstream.account_id.clone().unwrap_or_else(|| "*".to_owned()),
             verifier: Verifier::new(VerifyOptions {
                 clock_skew: Duration::from_secs(config.limits.clock_skew_secs),
                 ..VerifyOptions::default()

@@ -78,6 +78,11 @@ impl Metrics {
         }
     }
 
+    /// The registry, for metrics defined next to their code (the proxy's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

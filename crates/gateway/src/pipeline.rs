@@ -89,9 +89,7 @@ impl<S: Stage> Service<PipelineRequest> for StageService<S> {
     }
 }
 
-/// The pipeline, outermost first. Later issues slot in here: `Classify`
-/// (service catalog) between authenticate and authorize, and the policy
-/// engine inside `Authorize`.
+/// The pipeline, outermost first.
 pub fn build(gateway: Arc<Gateway>) -> Next {
     let forward = crate::forward::Forward(gateway.clone());
     BoxCloneService::new(
@@ -102,7 +100,9 @@ pub fn build(gateway: Arc<Gateway>) -> Next {
             .layer(StageLayer::new(crate::stages::Authenticate(
                 gateway.clone(),
             )))
-            // The authorization decision.
+            // Service catalog: operation, IAM actions, resources, condition keys.
+            .layer(StageLayer::new(crate::stages::Classify(gateway.clone())))
+            // The principal's compiled policy decides; anything not allowed is denied.
             .layer(StageLayer::new(crate::stages::Authorize(gateway)))
             // Strip the client's auth, re-sign upstream, forward, stream back.
             .service(forward),

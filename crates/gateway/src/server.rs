@@ -39,9 +39,12 @@ pub enum StartError {
     /// TLS material could not be loaded.
     #[error("server.tls: {0}")]
     Tls(String),
-    /// The audit sink could not be opened.
-    #[error("audit sink: {0}")]
-    Audit(std::io::Error),
+    /// The gateway could not be built from the configuration.
+    #[error(transparent)]
+    Build(#[from] crate::BuildError),
+    /// The `[proxy]` section could not be put in service (CA, metrics).
+    #[error("proxy: {0}")]
+    Proxy(String),
 }
 
 /// A gateway whose listeners are bound; [`Bound::run`] serves until shutdown.
@@ -51,6 +54,7 @@ pub struct Bound {
     admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     config: Config,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -90,11 +94,13 @@ impl Bound {
     /// Builds the gateway and binds its listeners.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let tls = config.server.tls.as_ref().map(load_tls).transpose()?;
-        let gateway = Arc::new(
-            Gateway::from_config(&config)
-                .await
-                .map_err(StartError::Audit)?,
-        );
+        let gateway = Arc::new(Gateway::from_config(&config).await?);
+        let proxy = match &config.proxy {
+            Some(p) => Some(Arc::new(
+                crate::proxy::Proxy::new(p, gateway.clone()).map_err(StartError::Proxy)?,
+            )),
+            None => None,
+        };
         let listen = config.server.listen;
         let data = TcpListener::bind(listen)
             .await
@@ -116,6 +122,7 @@ impl Bound {
             admin,
             tls,
             config,
+            proxy,
         })
     }
 
@@ -180,6 +187,10 @@ impl Bound {
             let builder = builder.clone();
             let tls = self.tls.clone();
             let watcher = graceful.watcher();
+            let proxy_hook = self
+                .proxy
+                .as_ref()
+                .map(|p| crate::proxy::ConnHook::new(p.clone(), graceful.watcher()));
             let handshake_timeout = limits.header_read_timeout();
             tokio::spawn(async move {
                 let _permit = permit;
@@ -192,6 +203,7 @@ impl Bound {
                     pipeline,
                     &builder,
                     watcher,
+                    proxy_hook,
                 )
                 .await;
                 gateway.metrics.open_connections.dec();
@@ -220,6 +232,7 @@ async fn serve_connection(
     pipeline: Next,
     builder: &auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
+    proxy_hook: Option<Arc<crate::proxy::ConnHook>>,
 ) {
     let info = ClientInfo {
         addr,
@@ -227,7 +240,12 @@ async fn serve_connection(
     };
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let pipeline = pipeline.clone();
+        let proxy_hook = proxy_hook.clone();
         async move {
+            // HTTPS_PROXY mode: CONNECT and absolute-form requests.
+            if let Some(hook) = proxy_hook.filter(|_| crate::proxy::is_proxy_request(&req)) {
+                return Ok(hook.handle(req, info, pipeline).await);
+            }
             let mut req = req.map(|b| {
                 b.map_err(|e| -> crate::body::BoxError { Box::new(e) })
                     .boxed_unsync()
@@ -247,7 +265,7 @@ async fn serve_connection(
                     watcher
                         .watch(
                             builder
-                                .serve_connection(TokioIo::new(tls_stream), service)
+                                .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
                                 .into_owned(),
                         )
                         .await
@@ -266,7 +284,7 @@ async fn serve_connection(
             watcher
                 .watch(
                     builder
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned(),
                 )
                 .await

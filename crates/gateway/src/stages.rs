@@ -21,7 +21,7 @@ use crate::{ClientInfo, Gateway};
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     /// The principal the access key belongs to.
-    pub principal: Arc<str>,
+    pub principal: Arc<crate::Principal>,
     /// The access key id used.
     pub access_key_id: String,
     /// Signing service from the verified scope.
@@ -236,7 +236,7 @@ impl Stage for Authenticate {
             drop(headers);
             if let Some(r) = &record {
                 let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
-                r.principal = Some(authenticated.principal.to_string());
+                r.principal = Some(authenticated.principal.name.to_string());
                 r.access_key_id = Some(authenticated.access_key_id.clone());
                 r.service = Some(authenticated.service.clone());
                 r.region = Some(authenticated.region.clone());
@@ -277,32 +277,200 @@ impl Stage for Authenticate {
     }
 }
 
-/// The authorization decision. Until the policy engine and the service
-/// catalog are wired in (the identities issue), every authenticated
-/// principal is allowed, and the audit event says so.
+/// The most body the classifier reads; a call whose classification needs
+/// more is denied (fail closed) rather than judged on part of its body.
+pub const CLASSIFY_BODY_LIMIT: usize = 256 * 1024;
+
+/// What the service catalog made of a call.
+#[derive(Clone, Debug)]
+pub enum Classified {
+    /// A known operation.
+    Known {
+        /// botocore service name.
+        service: String,
+        /// Operation name.
+        operation: String,
+        /// (IAM action, resource ARNs) the call needs; all must be allowed.
+        actions: Vec<(String, Vec<String>)>,
+        /// Service condition keys from the request.
+        condition_keys: Vec<(String, String)>,
+        /// Members were read from a body prefix only.
+        partial: bool,
+    },
+    /// Not an operation the catalog knows.
+    Unknown(String),
+}
+
+/// Works out the operation, IAM actions, resources and condition keys.
+pub struct Classify(pub Arc<Gateway>);
+
+impl Stage for Classify {
+    fn call(self: Arc<Self>, req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
+        Box::pin(async move {
+            let gw = &self.0;
+            let (record, request_id) = request_meta(&req);
+            let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
+                let ctx = RejectContext { record: record.as_ref(), shape: ErrorShape::RestXml, request_id: &request_id };
+                let e = GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "classification before authentication");
+                return reject(&ctx, e, Decision::Rejected);
+            };
+            let shape = ErrorShape::infer(Some(&auth.service), req.headers());
+            let ctx = RejectContext { record: record.as_ref(), shape, request_id: &request_id };
+            let (parts, body) = req.into_parts();
+            let (prefix, complete, body) = match crate::body::peek_prefix(body, CLASSIFY_BODY_LIMIT).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let mismatch = e.is::<crate::body::PayloadHashMismatch>();
+                    let e = if mismatch {
+                        GatewayError::new(
+                            StatusCode::BAD_REQUEST,
+                            "XAmzContentSHA256Mismatch",
+                            "the provided x-amz-content-sha256 header does not match what was computed",
+                        )
+                    } else {
+                        GatewayError::new(StatusCode::BAD_REQUEST, "IncompleteBody", "the request body could not be read")
+                    };
+                    return reject(&ctx, e, Decision::Rejected);
+                }
+            };
+            let started = Instant::now();
+            let headers: Vec<(&str, &str)> =
+                parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or(parts.uri.authority().map(|a| a.as_str()))
+                .unwrap_or("");
+            let view = countersign_catalog::RequestView {
+                method: parts.method.as_str(),
+                host,
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers: &headers,
+                body: &prefix,
+                body_complete: complete,
+                service: &auth.service,
+                region: &auth.region,
+                account: &gw.account_id,
+            };
+            let classified = match gw.catalog.classify(&view) {
+                countersign_catalog::Outcome::Known(c) => Classified::Known {
+                    service: c.service.to_owned(),
+                    operation: c.operation.to_owned(),
+                    actions: c.actions.iter().map(|a| (a.name.to_string(), a.resources.clone())).collect(),
+                    condition_keys: c.condition_keys.iter().map(|k| (k.key.to_string(), k.value.clone())).collect(),
+                    partial: c.partial,
+                },
+                countersign_catalog::Outcome::Unknown(why) => Classified::Unknown(why.to_string()),
+            };
+            drop(headers);
+            gw.metrics.phase_seconds.with_label_values(&["classify"]).observe(started.elapsed().as_secs_f64());
+            let mut req = PipelineRequest::from_parts(parts, body);
+            req.extensions_mut().insert(classified);
+            match { let mut next = next; next.call(req) }.await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
+/// Evaluates the principal's compiled policy for every (action, resource)
+/// the call needs, with the gateway's global condition keys. Anything not
+/// explicitly allowed is denied, with the error the client's SDK expects.
 pub struct Authorize(pub Arc<Gateway>);
+
+fn rfc3339(unix: i64) -> String {
+    let d = countersign_sigv4::format_amz_date(unix);
+    let d = String::from_utf8_lossy(&d);
+    format!("{}-{}-{}T{}:{}:{}Z", &d[0..4], &d[4..6], &d[6..8], &d[9..11], &d[11..13], &d[13..15])
+}
 
 impl Stage for Authorize {
     fn call(self: Arc<Self>, req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
         Box::pin(async move {
+            let gw = &self.0;
             let started = Instant::now();
-            let (record, _) = request_meta(&req);
-            if let Some(r) = &record {
-                let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
-                r.decision = Decision::Allow;
-                r.reason = "authenticated principal; per-action policy not yet enforced".to_owned();
-            }
-            self.0
-                .metrics
-                .phase_seconds
-                .with_label_values(&["authorize"])
-                .observe(started.elapsed().as_secs_f64());
-            match {
-                let mut next = next;
-                next.call(req)
-            }
-            .await
-            {
+            let (record, request_id) = request_meta(&req);
+            let auth = req.extensions().get::<Authenticated>().cloned();
+            let classified = req.extensions().get::<Classified>().cloned();
+            let shape = ErrorShape::infer(auth.as_ref().map(|a| a.service.as_str()), req.headers());
+            let ctx = RejectContext { record: record.as_ref(), shape, request_id: &request_id };
+            let denied_code = if shape == ErrorShape::Json { "AccessDeniedException" } else { "AccessDenied" };
+            let (Some(auth), Some(classified)) = (auth, classified) else {
+                let e = GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "authorization without authentication");
+                return reject(&ctx, e, Decision::Rejected);
+            };
+            let principal = &auth.principal;
+            let set_reason = |decision: Decision, reason: String| {
+                if let Some(r) = &record {
+                    let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
+                    r.decision = decision;
+                    r.reason = reason;
+                }
+            };
+            let allowed = match &classified {
+                Classified::Unknown(why) if gw.authorization.allow_unknown_operations => {
+                    set_reason(Decision::Allow, format!("unclassified ({why}); allowed by authorization.allow_unknown_operations"));
+                    true
+                }
+                Classified::Unknown(why) => {
+                    let message = format!("User: {} is not authorized to perform this call: {why}; unknown operations are denied", principal.name);
+                    set_reason(Decision::Deny, format!("unknown operation: {why}"));
+                    gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
+                    return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                }
+                Classified::Known { partial: true, operation, .. } => {
+                    let message = format!("the {operation} request body is too large to authorize (over {CLASSIFY_BODY_LIMIT} bytes)");
+                    set_reason(Decision::Deny, message.clone());
+                    return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                }
+                Classified::Known { actions, condition_keys, operation, .. } => {
+                    let mut context = countersign_policy::RequestContext::new();
+                    for (action, resources) in actions {
+                        if resources.is_empty() {
+                            context.add_request(action.as_str(), "*");
+                        }
+                        for resource in resources {
+                            context.add_request(action.as_str(), resource.as_str());
+                        }
+                    }
+                    for (key, value) in condition_keys {
+                        context.set(key.as_str(), value.as_str());
+                    }
+                    let info = req.extensions().get::<ClientInfo>().copied();
+                    let now = countersign_sigv4::unix_seconds(SystemTime::now());
+                    if let Some(info) = info {
+                        context.set("aws:SourceIp", info.addr.ip().to_string());
+                        context.set("aws:SecureTransport", if info.tls { "true" } else { "false" });
+                    }
+                    context.set("aws:CurrentTime", rfc3339(now));
+                    context.set("aws:EpochTime", now.to_string());
+                    context.set("aws:RequestedRegion", auth.region.as_str());
+                    context.set("aws:username", principal.name.as_ref());
+                    let decision = principal.policy.evaluate(&context);
+                    let statement = decision.deciding.map(|s| principal.policy.describe(s).to_string());
+                    if decision.is_allowed() {
+                        set_reason(Decision::Allow, format!("{operation} allowed by {}", statement.unwrap_or_default()));
+                        true
+                    } else {
+                        let pair = decision.request.and_then(|i| context.requests().get(i));
+                        let (action, resource) = pair.map_or(("?", "?"), |p| (p.action.as_ref(), p.resource.as_ref()));
+                        let because = match (&decision.outcome, &statement) {
+                            (countersign_policy::Outcome::ExplicitDeny, Some(s)) => format!("with an explicit deny in {s}"),
+                            _ => format!("because no policy of {} allows the {action} action", principal.name),
+                        };
+                        let message = format!("User: {} is not authorized to perform: {action} on resource: {resource} {because}", principal.name);
+                        set_reason(Decision::Deny, format!("{operation}: {} {action} on {resource}; {because}", decision.outcome.as_str()));
+                        gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
+                        return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                    }
+                }
+            };
+            debug_assert!(allowed);
+            gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
+            match { let mut next = next; next.call(req) }.await {
                 Ok(r) => r,
                 Err(never) => match never {},
             }

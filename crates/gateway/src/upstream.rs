@@ -118,6 +118,11 @@ impl EndpointResolver {
         Self { override_base }
     }
 
+    /// Whether `upstream.endpoint_override` sends every call to one place.
+    pub fn has_override(&self) -> bool {
+        self.override_base.is_some()
+    }
+
     /// The endpoint for a call to `service` in `region`; `bucket` is set when
     /// the client used S3 virtual-host addressing.
     pub fn resolve(&self, service: &str, region: &str, bucket: Option<&str>) -> Endpoint {
