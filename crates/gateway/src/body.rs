@@ -208,10 +208,17 @@ mod tests {
 
     #[tokio::test]
     async fn peeked_bodies_replay_whole() {
-        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"hello world")), 4).await.expect("peek");
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"hello world")), 4)
+            .await
+            .expect("peek");
         assert!(!complete || prefix.len() == 11);
-        assert_eq!(rest.collect().await.expect("replay").to_bytes(), "hello world");
-        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"abc")), 1024).await.expect("peek");
+        assert_eq!(
+            rest.collect().await.expect("replay").to_bytes(),
+            "hello world"
+        );
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"abc")), 1024)
+            .await
+            .expect("peek");
         assert_eq!((prefix.as_ref(), complete), (&b"abc"[..], true));
         assert_eq!(rest.collect().await.expect("replay").to_bytes(), "abc");
     }
@@ -240,7 +247,10 @@ impl Body for PrefixedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if let Some(prefix) = this.prefix.take() {
             if !prefix.is_empty() {
@@ -278,7 +288,10 @@ impl Body for PrefixedBody {
 
 /// Reads up to `limit` bytes from the front of `body`. Returns the prefix,
 /// whether it is the whole body, and a body that replays everything.
-pub async fn peek_prefix(mut body: GatewayBody, limit: usize) -> Result<(Bytes, bool, GatewayBody), BoxError> {
+pub async fn peek_prefix(
+    mut body: GatewayBody,
+    limit: usize,
+) -> Result<(Bytes, bool, GatewayBody), BoxError> {
     if body.is_end_stream() {
         return Ok((Bytes::new(), true, body));
     }
@@ -302,6 +315,10 @@ pub async fn peek_prefix(mut body: GatewayBody, limit: usize) -> Result<(Bytes, 
         }
     }
     let prefix = buf.freeze();
-    let replay = PrefixedBody { prefix: Some(prefix.clone()), trailers, inner: (!complete).then_some(body) };
+    let replay = PrefixedBody {
+        prefix: Some(prefix.clone()),
+        trailers,
+        inner: (!complete).then_some(body),
+    };
     Ok((prefix, complete, replay.boxed_unsync()))
 }

@@ -310,14 +310,28 @@ impl Stage for Classify {
             let gw = &self.0;
             let (record, request_id) = request_meta(&req);
             let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
-                let ctx = RejectContext { record: record.as_ref(), shape: ErrorShape::RestXml, request_id: &request_id };
-                let e = GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "classification before authentication");
+                let ctx = RejectContext {
+                    record: record.as_ref(),
+                    shape: ErrorShape::RestXml,
+                    request_id: &request_id,
+                };
+                let e = GatewayError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "classification before authentication",
+                );
                 return reject(&ctx, e, Decision::Rejected);
             };
             let shape = ErrorShape::infer(Some(&auth.service), req.headers());
-            let ctx = RejectContext { record: record.as_ref(), shape, request_id: &request_id };
+            let ctx = RejectContext {
+                record: record.as_ref(),
+                shape,
+                request_id: &request_id,
+            };
             let (parts, body) = req.into_parts();
-            let (prefix, complete, body) = match crate::body::peek_prefix(body, CLASSIFY_BODY_LIMIT).await {
+            let (prefix, complete, body) = match crate::body::peek_prefix(body, CLASSIFY_BODY_LIMIT)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     let mismatch = e.is::<crate::body::PayloadHashMismatch>();
@@ -328,14 +342,21 @@ impl Stage for Classify {
                             "the provided x-amz-content-sha256 header does not match what was computed",
                         )
                     } else {
-                        GatewayError::new(StatusCode::BAD_REQUEST, "IncompleteBody", "the request body could not be read")
+                        GatewayError::new(
+                            StatusCode::BAD_REQUEST,
+                            "IncompleteBody",
+                            "the request body could not be read",
+                        )
                     };
                     return reject(&ctx, e, Decision::Rejected);
                 }
             };
             let started = Instant::now();
-            let headers: Vec<(&str, &str)> =
-                parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
+            let headers: Vec<(&str, &str)> = parts
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+                .collect();
             let host = parts
                 .headers
                 .get(http::header::HOST)
@@ -358,17 +379,33 @@ impl Stage for Classify {
                 countersign_catalog::Outcome::Known(c) => Classified::Known {
                     service: c.service.to_owned(),
                     operation: c.operation.to_owned(),
-                    actions: c.actions.iter().map(|a| (a.name.to_string(), a.resources.clone())).collect(),
-                    condition_keys: c.condition_keys.iter().map(|k| (k.key.to_string(), k.value.clone())).collect(),
+                    actions: c
+                        .actions
+                        .iter()
+                        .map(|a| (a.name.to_string(), a.resources.clone()))
+                        .collect(),
+                    condition_keys: c
+                        .condition_keys
+                        .iter()
+                        .map(|k| (k.key.to_string(), k.value.clone()))
+                        .collect(),
                     partial: c.partial,
                 },
                 countersign_catalog::Outcome::Unknown(why) => Classified::Unknown(why.to_string()),
             };
             drop(headers);
-            gw.metrics.phase_seconds.with_label_values(&["classify"]).observe(started.elapsed().as_secs_f64());
+            gw.metrics
+                .phase_seconds
+                .with_label_values(&["classify"])
+                .observe(started.elapsed().as_secs_f64());
             let mut req = PipelineRequest::from_parts(parts, body);
             req.extensions_mut().insert(classified);
-            match { let mut next = next; next.call(req) }.await {
+            match {
+                let mut next = next;
+                next.call(req)
+            }
+            .await
+            {
                 Ok(r) => r,
                 Err(never) => match never {},
             }
@@ -384,7 +421,15 @@ pub struct Authorize(pub Arc<Gateway>);
 fn rfc3339(unix: i64) -> String {
     let d = countersign_sigv4::format_amz_date(unix);
     let d = String::from_utf8_lossy(&d);
-    format!("{}-{}-{}T{}:{}:{}Z", &d[0..4], &d[4..6], &d[6..8], &d[9..11], &d[11..13], &d[13..15])
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &d[0..4],
+        &d[4..6],
+        &d[6..8],
+        &d[9..11],
+        &d[11..13],
+        &d[13..15]
+    )
 }
 
 impl Stage for Authorize {
@@ -396,10 +441,22 @@ impl Stage for Authorize {
             let auth = req.extensions().get::<Authenticated>().cloned();
             let classified = req.extensions().get::<Classified>().cloned();
             let shape = ErrorShape::infer(auth.as_ref().map(|a| a.service.as_str()), req.headers());
-            let ctx = RejectContext { record: record.as_ref(), shape, request_id: &request_id };
-            let denied_code = if shape == ErrorShape::Json { "AccessDeniedException" } else { "AccessDenied" };
+            let ctx = RejectContext {
+                record: record.as_ref(),
+                shape,
+                request_id: &request_id,
+            };
+            let denied_code = if shape == ErrorShape::Json {
+                "AccessDeniedException"
+            } else {
+                "AccessDenied"
+            };
             let (Some(auth), Some(classified)) = (auth, classified) else {
-                let e = GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "authorization without authentication");
+                let e = GatewayError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "authorization without authentication",
+                );
                 return reject(&ctx, e, Decision::Rejected);
             };
             let principal = &auth.principal;
@@ -418,15 +475,35 @@ impl Stage for Authorize {
                 Classified::Unknown(why) => {
                     let message = format!("User: {} is not authorized to perform this call: {why}; unknown operations are denied", principal.name);
                     set_reason(Decision::Deny, format!("unknown operation: {why}"));
-                    gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
-                    return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                    gw.metrics
+                        .phase_seconds
+                        .with_label_values(&["authorize"])
+                        .observe(started.elapsed().as_secs_f64());
+                    return reject(
+                        &ctx,
+                        GatewayError::new(StatusCode::FORBIDDEN, denied_code, message),
+                        Decision::Deny,
+                    );
                 }
-                Classified::Known { partial: true, operation, .. } => {
+                Classified::Known {
+                    partial: true,
+                    operation,
+                    ..
+                } => {
                     let message = format!("the {operation} request body is too large to authorize (over {CLASSIFY_BODY_LIMIT} bytes)");
                     set_reason(Decision::Deny, message.clone());
-                    return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                    return reject(
+                        &ctx,
+                        GatewayError::new(StatusCode::FORBIDDEN, denied_code, message),
+                        Decision::Deny,
+                    );
                 }
-                Classified::Known { actions, condition_keys, operation, .. } => {
+                Classified::Known {
+                    actions,
+                    condition_keys,
+                    operation,
+                    ..
+                } => {
                     let mut context = countersign_policy::RequestContext::new();
                     for (action, resources) in actions {
                         if resources.is_empty() {
@@ -443,34 +520,69 @@ impl Stage for Authorize {
                     let now = countersign_sigv4::unix_seconds(SystemTime::now());
                     if let Some(info) = info {
                         context.set("aws:SourceIp", info.addr.ip().to_string());
-                        context.set("aws:SecureTransport", if info.tls { "true" } else { "false" });
+                        context.set(
+                            "aws:SecureTransport",
+                            if info.tls { "true" } else { "false" },
+                        );
                     }
                     context.set("aws:CurrentTime", rfc3339(now));
                     context.set("aws:EpochTime", now.to_string());
                     context.set("aws:RequestedRegion", auth.region.as_str());
                     context.set("aws:username", principal.name.as_ref());
                     let decision = principal.policy.evaluate(&context);
-                    let statement = decision.deciding.map(|s| principal.policy.describe(s).to_string());
+                    let statement = decision
+                        .deciding
+                        .map(|s| principal.policy.describe(s).to_string());
                     if decision.is_allowed() {
-                        set_reason(Decision::Allow, format!("{operation} allowed by {}", statement.unwrap_or_default()));
+                        set_reason(
+                            Decision::Allow,
+                            format!("{operation} allowed by {}", statement.unwrap_or_default()),
+                        );
                         true
                     } else {
                         let pair = decision.request.and_then(|i| context.requests().get(i));
-                        let (action, resource) = pair.map_or(("?", "?"), |p| (p.action.as_ref(), p.resource.as_ref()));
+                        let (action, resource) =
+                            pair.map_or(("?", "?"), |p| (p.action.as_ref(), p.resource.as_ref()));
                         let because = match (&decision.outcome, &statement) {
-                            (countersign_policy::Outcome::ExplicitDeny, Some(s)) => format!("with an explicit deny in {s}"),
-                            _ => format!("because no policy of {} allows the {action} action", principal.name),
+                            (countersign_policy::Outcome::ExplicitDeny, Some(s)) => {
+                                format!("with an explicit deny in {s}")
+                            }
+                            _ => format!(
+                                "because no policy of {} allows the {action} action",
+                                principal.name
+                            ),
                         };
                         let message = format!("User: {} is not authorized to perform: {action} on resource: {resource} {because}", principal.name);
-                        set_reason(Decision::Deny, format!("{operation}: {} {action} on {resource}; {because}", decision.outcome.as_str()));
-                        gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
-                        return reject(&ctx, GatewayError::new(StatusCode::FORBIDDEN, denied_code, message), Decision::Deny);
+                        set_reason(
+                            Decision::Deny,
+                            format!(
+                                "{operation}: {} {action} on {resource}; {because}",
+                                decision.outcome.as_str()
+                            ),
+                        );
+                        gw.metrics
+                            .phase_seconds
+                            .with_label_values(&["authorize"])
+                            .observe(started.elapsed().as_secs_f64());
+                        return reject(
+                            &ctx,
+                            GatewayError::new(StatusCode::FORBIDDEN, denied_code, message),
+                            Decision::Deny,
+                        );
                     }
                 }
             };
             debug_assert!(allowed);
-            gw.metrics.phase_seconds.with_label_values(&["authorize"]).observe(started.elapsed().as_secs_f64());
-            match { let mut next = next; next.call(req) }.await {
+            gw.metrics
+                .phase_seconds
+                .with_label_values(&["authorize"])
+                .observe(started.elapsed().as_secs_f64());
+            match {
+                let mut next = next;
+                next.call(req)
+            }
+            .await
+            {
                 Ok(r) => r,
                 Err(never) => match never {},
             }
