@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ca_cmd;
 mod classify_cmd;
 mod policy_cmd;
 use countersign_gateway::{config, Bound, Config};
@@ -54,6 +55,48 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The CA that signs leaf certificates for HTTPS_PROXY interception.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the CA: DIR/ca.pem (the AWS_CA_BUNDLE; its path is printed) and DIR/ca-key.pem (mode 0600).
+    Init {
+        /// Directory for ca.pem and ca-key.pem (created if missing).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "Countersign gateway CA")]
+        name: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// A DNS domain the CA may issue for (repeat; default amazonaws.com, amazonaws.com.cn, api.aws).
+        #[arg(long)]
+        permit: Vec<String>,
+        /// No name constraints: the CA may issue for any name.
+        #[arg(long, conflicts_with = "permit")]
+        unconstrained: bool,
+        /// Replace an existing CA in DIR.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the CA certificate (PEM on stdout; subject, validity and fingerprint on stderr).
+    Show {
+        /// The certificate file.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// The directory given to `ca init`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A gateway configuration; its [proxy] ca_cert.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -130,7 +173,8 @@ fn print_first_try(config: &Config, id: &str, secret: &str) {
     eprintln!(
         "Countersign is running with its embedded first-try configuration.\n\
          Upstream: real AWS, with credentials from the AWS default chain of this process.\n\
-         A principal \"first-try\" was generated for this run only. In another shell:\n\n\
+         A read-only principal \"first-try\" (sts:GetCallerIdentity, S3 list/get, DynamoDB list/describe)\n\
+         was generated for this run only. In another shell:\n\n\
          export AWS_ENDPOINT_URL=http://{addr}\n\
          export AWS_ACCESS_KEY_ID={id}\n\
          export AWS_SECRET_ACCESS_KEY={secret}\n\
@@ -148,6 +192,27 @@ fn print_first_try(config: &Config, id: &str, secret: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Ca {
+            command:
+                CaCommand::Init {
+                    dir,
+                    name,
+                    days,
+                    permit,
+                    unconstrained,
+                    force,
+                },
+        } => ca_cmd::init(&ca_cmd::Init {
+            dir,
+            name,
+            days,
+            permit,
+            unconstrained,
+            force,
+        }),
+        Command::Ca {
+            command: CaCommand::Show { cert, dir, config },
+        } => ca_cmd::show(cert.as_deref(), dir.as_deref(), config.as_deref()),
         Command::Classify {
             request,
             account,

@@ -75,7 +75,11 @@ impl std::fmt::Debug for NewCa {
 
 /// Generates a CA certificate and key. `permitted` are the DNS subtrees the
 /// CA may issue for (empty: unconstrained).
-pub fn generate(common_name: &str, valid_for: Duration, permitted: &[String]) -> Result<NewCa, CaError> {
+pub fn generate(
+    common_name: &str,
+    valid_for: Duration,
+    permitted: &[String],
+) -> Result<NewCa, CaError> {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
         .map_err(|e| CaError::Invalid(format!("key generation: {e}")))?;
     let mut params = CertificateParams::default();
@@ -184,8 +188,8 @@ impl CertificateAuthority {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, CaError> {
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| CaError::Invalid(format!("CA certificate: {e}")))?;
-        let key = KeyPair::from_pem(key_pem)
-            .map_err(|e| CaError::Invalid(format!("CA key: {e}")))?;
+        let key =
+            KeyPair::from_pem(key_pem).map_err(|e| CaError::Invalid(format!("CA key: {e}")))?;
         let params = CertificateParams::from_ca_cert_der(&cert_der)
             .map_err(|e| CaError::Invalid(format!("CA certificate: {e}")))?;
         if !matches!(params.is_ca, IsCa::Ca(_)) {
@@ -298,7 +302,10 @@ mod tests {
     use super::*;
 
     fn test_ca() -> CertificateAuthority {
-        let permitted: Vec<String> = DEFAULT_PERMITTED_DOMAINS.iter().map(|s| s.to_string()).collect();
+        let permitted: Vec<String> = DEFAULT_PERMITTED_DOMAINS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let ca = generate("test CA", Duration::from_secs(3600), &permitted).expect("generate");
         CertificateAuthority::from_pem(&ca.cert_pem, &ca.key_pem).expect("load")
     }
@@ -321,20 +328,35 @@ mod tests {
         .build()
         .expect("verifier");
         use rustls::client::danger::ServerCertVerifier;
-        let name = rustls_pki_types::ServerName::try_from("s3.us-east-1.amazonaws.com").expect("name");
+        let name =
+            rustls_pki_types::ServerName::try_from("s3.us-east-1.amazonaws.com").expect("name");
         verifier
-            .verify_server_cert(&leaf.cert[0], &[], &name, &[], rustls_pki_types::UnixTime::now())
+            .verify_server_cert(
+                &leaf.cert[0],
+                &[],
+                &name,
+                &[],
+                rustls_pki_types::UnixTime::now(),
+            )
             .expect("the leaf verifies for its host");
         let other = rustls_pki_types::ServerName::try_from("sts.amazonaws.com").expect("name");
         assert!(verifier
-            .verify_server_cert(&leaf.cert[0], &[], &other, &[], rustls_pki_types::UnixTime::now())
+            .verify_server_cert(
+                &leaf.cert[0],
+                &[],
+                &other,
+                &[],
+                rustls_pki_types::UnixTime::now()
+            )
             .is_err());
     }
 
     #[test]
     fn name_constraints_stop_leaves_outside_aws() {
         let ca = test_ca();
-        let leaf = ca.mint("example.com", Duration::from_secs(3600)).expect("mint");
+        let leaf = ca
+            .mint("example.com", Duration::from_secs(3600))
+            .expect("mint");
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.cert_der().clone()).expect("root");
         let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -346,7 +368,13 @@ mod tests {
         use rustls::client::danger::ServerCertVerifier;
         let name = rustls_pki_types::ServerName::try_from("example.com").expect("name");
         assert!(verifier
-            .verify_server_cert(&leaf.cert[0], &[], &name, &[], rustls_pki_types::UnixTime::now())
+            .verify_server_cert(
+                &leaf.cert[0],
+                &[],
+                &name,
+                &[],
+                rustls_pki_types::UnixTime::now()
+            )
             .is_err());
     }
 
@@ -363,7 +391,8 @@ mod tests {
     #[test]
     fn the_key_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("countersign-ca-test-{}", uuid::Uuid::new_v4()));
+        let dir =
+            std::env::temp_dir().join(format!("countersign-ca-test-{}", uuid::Uuid::new_v4()));
         let ca = generate("t", Duration::from_secs(60), &[]).expect("ca");
         let (cert, key) = write_new(&dir, &ca, false).expect("write");
         let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;

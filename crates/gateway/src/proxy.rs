@@ -48,10 +48,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tower::Service;
 
-use crate::body::{full, GatewayBody};
+use crate::body::full;
 use crate::ca::CertificateAuthority;
 use crate::config::{ConfigError, ProxyConfig};
 use crate::pipeline::{Next, PipelineResponse};
@@ -109,9 +109,11 @@ impl HostPattern {
     pub fn matches(&self, host: &str) -> bool {
         match self {
             Self::Exact(n) => host == n,
-            Self::Suffix(s) => host.len() > s.len() + 1
-                && host.ends_with(s.as_str())
-                && host.as_bytes()[host.len() - s.len() - 1] == b'.',
+            Self::Suffix(s) => {
+                host.len() > s.len() + 1
+                    && host.ends_with(s.as_str())
+                    && host.as_bytes()[host.len() - s.len() - 1] == b'.'
+            }
         }
     }
 }
@@ -158,11 +160,15 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, canonical_ip(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -242,10 +248,16 @@ pub fn validate_config(p: &ProxyConfig) -> Result<(), ConfigError> {
         reason,
     };
     if p.ca_cert.as_os_str().is_empty() {
-        return Err(invalid("ca_cert", "required (see `countersign ca init`)".into()));
+        return Err(invalid(
+            "ca_cert",
+            "required (see `countersign ca init`)".into(),
+        ));
     }
     if p.ca_key.as_os_str().is_empty() {
-        return Err(invalid("ca_key", "required (see `countersign ca init`)".into()));
+        return Err(invalid(
+            "ca_key",
+            "required (see `countersign ca init`)".into(),
+        ));
     }
     CertificateAuthority::load(&p.ca_cert, &p.ca_key)
         .map_err(|e| invalid("ca_cert", e.to_string()))?;
@@ -322,7 +334,10 @@ impl ProxyMetrics {
                 &["decision", "reason"],
             )?,
             tunnels_open: IntGaugeVec::new(
-                Opts::new("countersign_proxy_tunnels_open", "Proxy tunnels open now, by kind"),
+                Opts::new(
+                    "countersign_proxy_tunnels_open",
+                    "Proxy tunnels open now, by kind",
+                ),
                 &["kind"],
             )?,
             leaf_minted: IntCounter::new(
@@ -499,7 +514,10 @@ impl Proxy {
         self.leaves
             .try_get_with(host.to_owned(), || {
                 self.metrics.leaf_minted.inc();
-                let leaf = self.ca.mint(host, self.leaf_validity).map_err(|e| e.to_string())?;
+                let leaf = self
+                    .ca
+                    .mint(host, self.leaf_validity)
+                    .map_err(|e| e.to_string())?;
                 let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
                     rustls::crypto::ring::default_provider(),
                 ))
@@ -689,7 +707,10 @@ impl ConnHook {
             destination: None,
             status: 0,
         };
-        let deny = |mut event: ConnectEvent<'_>, status: StatusCode, label: &'static str, reason: String| {
+        let deny = |mut event: ConnectEvent<'_>,
+                    status: StatusCode,
+                    label: &'static str,
+                    reason: String| {
             event.decision = "deny";
             event.reason_label = label;
             event.reason = reason.clone();
@@ -727,7 +748,9 @@ impl ConnHook {
                     event,
                     StatusCode::FORBIDDEN,
                     "not_allowed",
-                    format!("{target} is not an AWS host; plain-HTTP proxying is for AWS hosts only"),
+                    format!(
+                        "{target} is not an AWS host; plain-HTTP proxying is for AWS hosts only"
+                    ),
                 );
             }
             if request_host(&req).as_deref() != Some(target.as_str()) {
@@ -904,16 +927,25 @@ impl Proxy {
         let connect_timeout = self.gateway.limits.upstream_connect_timeout();
         let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => match tokio::time::timeout(
-                connect_timeout,
-                tokio::net::lookup_host((host, port)),
-            )
-            .await
-            {
-                Ok(Ok(a)) => a.collect(),
-                Ok(Err(e)) => return Err(DialError::Failed("dns", format!("cannot resolve {host}: {e}"))),
-                Err(_) => return Err(DialError::Failed("dns", format!("resolving {host} timed out"))),
-            },
+            Err(_) => {
+                match tokio::time::timeout(connect_timeout, tokio::net::lookup_host((host, port)))
+                    .await
+                {
+                    Ok(Ok(a)) => a.collect(),
+                    Ok(Err(e)) => {
+                        return Err(DialError::Failed(
+                            "dns",
+                            format!("cannot resolve {host}: {e}"),
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(DialError::Failed(
+                            "dns",
+                            format!("resolving {host} timed out"),
+                        ))
+                    }
+                }
+            }
         };
         let mut refused = None;
         let mut last_error = format!("{host} has no address");
@@ -967,7 +999,10 @@ impl Proxy {
                 return;
             }
             Err(_) => {
-                self.metrics.handshakes.with_label_values(&["timeout"]).inc();
+                self.metrics
+                    .handshakes
+                    .with_label_values(&["timeout"])
+                    .inc();
                 return;
             }
         };
@@ -1044,8 +1079,14 @@ impl Proxy {
             () = activity.idle(self.idle_timeout) => "idle_timeout",
         };
         let (up, down) = (up.load(Ordering::Relaxed), down.load(Ordering::Relaxed));
-        self.metrics.tunnel_bytes.with_label_values(&["up"]).inc_by(up);
-        self.metrics.tunnel_bytes.with_label_values(&["down"]).inc_by(down);
+        self.metrics
+            .tunnel_bytes
+            .with_label_values(&["up"])
+            .inc_by(up);
+        self.metrics
+            .tunnel_bytes
+            .with_label_values(&["down"])
+            .inc_by(down);
         self.gateway.audit.write_event(&TunnelClosedEvent {
             time: crate::audit::rfc3339_now(),
             event: "tunnel_closed",
@@ -1313,7 +1354,10 @@ mod tests {
         let cases = [
             ("bkt.s3.amazonaws.com", Some("bkt")),
             ("bkt.s3.us-east-1.amazonaws.com", Some("bkt")),
-            ("my.dotted.bkt.s3.eu-west-1.amazonaws.com", Some("my.dotted.bkt")),
+            (
+                "my.dotted.bkt.s3.eu-west-1.amazonaws.com",
+                Some("my.dotted.bkt"),
+            ),
             ("a.s3.b.s3.us-east-1.amazonaws.com", Some("a.s3.b")),
             ("bkt.s3-us-west-2.amazonaws.com", Some("bkt")),
             ("bkt.s3.dualstack.us-east-1.amazonaws.com", Some("bkt")),
@@ -1321,7 +1365,10 @@ mod tests {
             ("bkt.s3.us-east-1.amazonaws.com:443", Some("bkt")),
             ("s3.us-east-1.amazonaws.com", None),
             ("s3.amazonaws.com", None),
-            ("ap-123456789012.s3-accesspoint.us-east-1.amazonaws.com", None),
+            (
+                "ap-123456789012.s3-accesspoint.us-east-1.amazonaws.com",
+                None,
+            ),
             ("123456789012.s3-control.us-east-1.amazonaws.com", None),
             ("sts.amazonaws.com", None),
             ("bkt.s3.example.com", None),
