@@ -262,14 +262,24 @@ impl Config {
             .iter()
             .map(|name| {
                 let key = format!("policy.{name}");
-                let policy = self.policies.get(name).ok_or_else(|| invalid(&key, "no such policy"))?;
+                let policy = self
+                    .policies
+                    .get(name)
+                    .ok_or_else(|| invalid(&key, "no such policy"))?;
                 let text = match (&policy.document, &policy.file) {
                     (Some(d), _) => d.clone(),
-                    (None, Some(f)) => std::fs::read_to_string(f)
-                        .map_err(|e| invalid(format!("{key}.file"), format!("cannot read {}: {e}", f.display())))?,
-                    (None, None) => return Err(invalid(key, "needs exactly one of `document` or `file`")),
+                    (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+                        invalid(
+                            format!("{key}.file"),
+                            format!("cannot read {}: {e}", f.display()),
+                        )
+                    })?,
+                    (None, None) => {
+                        return Err(invalid(key, "needs exactly one of `document` or `file`"))
+                    }
                 };
-                let doc = countersign_policy::PolicyDocument::parse(&text).map_err(|e| invalid(&key, e.to_string()))?;
+                let doc = countersign_policy::PolicyDocument::parse(&text)
+                    .map_err(|e| invalid(&key, e.to_string()))?;
                 Ok((name.clone(), doc))
             })
             .collect()
@@ -399,7 +409,11 @@ impl Config {
                 })?,
                 _ => return Err(invalid(key, "needs exactly one of `document` or `file`")),
             };
-            let field = if policy.file.is_some() { "file" } else { "document" };
+            let field = if policy.file.is_some() {
+                "file"
+            } else {
+                "document"
+            };
             countersign_policy::PolicyDocument::parse(&text)
                 .map_err(|e| invalid(format!("{key}.{field}"), e.to_string()))?;
         }
@@ -618,8 +632,13 @@ document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s
         assert!(e.contains("upstream.endpoint_override"), "{e}");
         let e = error_of(&EXAMPLE.replace(r#""Resource":"*"}]}"#, r#""Resource":"*"}]"#));
         assert!(e.contains("policy.s3-read.document"), "{e}");
-        let e = error_of(&EXAMPLE.replace(r#""Effect":"Allow""#, r#""Effect":"Allow","Principal":"*""#));
-        assert!(e.contains("policy.s3-read.document") && e.contains("Principal"), "{e}");
+        let e = error_of(
+            &EXAMPLE.replace(r#""Effect":"Allow""#, r#""Effect":"Allow","Principal":"*""#),
+        );
+        assert!(
+            e.contains("policy.s3-read.document") && e.contains("Principal"),
+            "{e}"
+        );
         let e = error_of(&format!("{EXAMPLE}\n[limits]\nmax_connections = 0\n"));
         assert!(e.contains("limits.max_connections"), "{e}");
     }

@@ -51,7 +51,9 @@ pub struct Principal {
 
 impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Principal").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Principal")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,9 +123,17 @@ impl Gateway {
         let mut keys = StaticKeys::new();
         for p in &config.principals {
             let documents = config.principal_policies(p)?;
-            let policy = countersign_policy::CompiledPolicy::compile(documents.iter().map(|(n, d)| (n.as_str(), d)))
-                .map_err(|e| BuildError::Policy { principal: p.name.clone(), reason: e.to_string() })?;
-            let principal = Arc::new(Principal { name: p.name.as_str().into(), policy });
+            let policy = countersign_policy::CompiledPolicy::compile(
+                documents.iter().map(|(n, d)| (n.as_str(), d)),
+            )
+            .map_err(|e| BuildError::Policy {
+                principal: p.name.clone(),
+                reason: e.to_string(),
+            })?;
+            let principal = Arc::new(Principal {
+                name: p.name.as_str().into(),
+                policy,
+            });
             for k in &p.access_keys {
                 keys.insert(k.id.clone(), &k.secret, principal.clone());
             }
@@ -131,14 +141,23 @@ impl Gateway {
         let catalog = countersign_catalog::Catalog::load()
             .map_err(|e| BuildError::Catalog(e.to_string()))?
             .with_config(countersign_catalog::Config {
-                s3_virtual_host_suffixes: config.server.s3_virtual_host_domain.iter().cloned().collect(),
+                s3_virtual_host_suffixes: config
+                    .server
+                    .s3_virtual_host_domain
+                    .iter()
+                    .cloned()
+                    .collect(),
             });
         let metrics = metrics::Metrics::new();
         let audit = Arc::new(audit::AuditLog::open(&config.audit, metrics.clone())?);
         Ok(Self {
             catalog,
             authorization: config.authorization.clone(),
-            account_id: config.upstream.account_id.clone().unwrap_or_else(|| "*".to_owned()),
+            account_id: config
+                .upstream
+                .account_id
+                .clone()
+                .unwrap_or_else(|| "*".to_owned()),
             verifier: Verifier::new(VerifyOptions {
                 clock_skew: Duration::from_secs(config.limits.clock_skew_secs),
                 ..VerifyOptions::default()
