@@ -223,11 +223,11 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) carry
     // an IPv4 destination: judge that.
     if s[..6] == [0; 6] || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]) {
-        return non_public_v4(embedded_v4(s[6], s[7])).or(Some("ipv4-translated"));
+        return non_public_v4(embedded_v4(s[6], s[7]));
     }
     // 6to4 (2002:WWXX:YYZZ::/48) also embeds an IPv4 address.
     if s[0] == 0x2002 {
-        return non_public_v4(embedded_v4(s[1], s[2])).or(Some("6to4"));
+        return non_public_v4(embedded_v4(s[1], s[2]));
     }
     Some(match s[0] {
         0xfe80..=0xfebf => "link-local",
@@ -680,13 +680,13 @@ impl ConnHook {
         let (target, port) = match req.uri().authority() {
             Some(a) => (
                 normalise_host(a.host()),
-                a.port_u16().unwrap_or(if method == Method::CONNECT {
-                    443
-                } else if req.uri().scheme_str() == Some("https") {
-                    443
-                } else {
-                    80
-                }),
+                a.port_u16().unwrap_or(
+                    if method == Method::CONNECT || req.uri().scheme_str() == Some("https") {
+                        443
+                    } else {
+                        80
+                    },
+                ),
             ),
             None => {
                 return text_response(StatusCode::BAD_REQUEST, "CONNECT needs host:port");

@@ -224,6 +224,7 @@ impl Bound {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     stream: TcpStream,
     addr: SocketAddr,
