@@ -16,7 +16,8 @@ secs="${SECS:-10}"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 mitm_venv="${MITM_VENV:-$repo/target/mitm-venv}"
 
-cargo build --release --locked -p countersign -p countersign-gateway --example proxy_load
+cargo build --release --locked -p countersign
+cargo build --release --locked -p countersign-gateway --example proxy_load
 bin="$target/release/countersign"
 load="$target/release/examples/proxy_load"
 if [ ! -x "$mitm_venv/bin/mitmdump" ]; then
@@ -28,12 +29,13 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-pin() { if [ "$(nproc)" -ge 2 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# `taskset -c N` on two cores or more (it execs the command, so $! is its pid).
+pin() { if [ "$(nproc)" -ge 2 ]; then echo taskset -c "$1"; fi; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not up" >&2; return 1; }
 
 up=$(port); cs=$(port); mp=$(port)
-pin 1 "$load" backend --port "$up" & pids+=($!)
+$(pin 1) "$load" backend --port "$up" & pids+=($!)
 "$bin" ca init --dir "$work/ca" >/dev/null 2>&1
 cat > "$work/countersign.toml" <<TOML
 [server]
@@ -54,20 +56,20 @@ sink = "none"
 ca_cert = "$work/ca/ca.pem"
 ca_key = "$work/ca/ca-key.pem"
 TOML
-RUST_LOG=warn pin 0 "$bin" serve --config "$work/countersign.toml" 2>"$work/countersign.log" & pids+=($!)
+RUST_LOG=warn $(pin 0) "$bin" serve --config "$work/countersign.toml" 2>"$work/countersign.log" & pids+=($!)
 cat > "$work/redirect.py" <<PY
 def request(flow):
     flow.request.scheme = "http"
     flow.request.host = "127.0.0.1"
     flow.request.port = $up
 PY
-pin 0 "$mitm_venv/bin/mitmdump" -q --listen-host 127.0.0.1 --listen-port "$mp" --set confdir="$work/mitm" \
+$(pin 0) "$mitm_venv/bin/mitmdump" -q --listen-host 127.0.0.1 --listen-port "$mp" --set confdir="$work/mitm" \
   --set connection_strategy=lazy --set upstream_cert=false --set flow_detail=0 -s "$work/redirect.py" \
   >"$work/mitm.log" 2>&1 & pids+=($!)
 wait_port "$up"; wait_port "$cs"; wait_port "$mp"
 for _ in $(seq 100); do [ -s "$work/mitm/mitmproxy-ca-cert.pem" ] && break; sleep 0.1; done
 
-run() { pin 1 "$load" load --proxy "127.0.0.1:$1" --ca "$2" --mode "$3" --connections "$4" --secs "$secs"; }
+run() { $(pin 1) "$load" load --proxy "127.0.0.1:$1" --ca "$2" --mode "$3" --connections "$4" --secs "$secs"; }
 rate() { sed -E 's/.*"per_second":([0-9.]+).*/\1/'; }
 echo "== warm-up"; run "$cs" "$work/ca/ca.pem" keepalive 4 1 >/dev/null; run "$mp" "$work/mitm/mitmproxy-ca-cert.pem" keepalive 4 1 >/dev/null
 echo "== runs (${secs}s each)"
