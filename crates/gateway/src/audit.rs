@@ -112,6 +112,23 @@ impl AuditRecord {
     }
 }
 
+/// A unique request id: a per-process random prefix and a counter. Cheaper
+/// than a random UUID per request (no `getrandom` system call).
+pub fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random::<u64>);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:016x}",
+        prefix >> 32,
+        (prefix >> 16) & 0xffff,
+        prefix & 0xffff,
+        n
+    )
+}
+
 /// A shared, fillable audit record (one per request, in its extensions).
 pub type SharedRecord = Arc<Mutex<AuditRecord>>;
 

@@ -190,51 +190,6 @@ pub enum CollectError {
     Read(BoxError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn mismatched_body_fails_at_the_end() {
-        let good: [u8; 32] = Sha256::digest(b"hello").into();
-        let counter = Arc::new(AtomicU64::new(0));
-        let ok = HashCheckedBody::new(full(Bytes::from_static(b"hello")), good, counter.clone());
-        assert_eq!(ok.collect().await.expect("matches").to_bytes(), "hello");
-        assert_eq!(counter.load(Ordering::Relaxed), 5);
-        let bad = HashCheckedBody::new(full(Bytes::from_static(b"hellO")), good, counter);
-        let err = bad.collect().await.expect_err("mismatch");
-        assert!(err.is::<PayloadHashMismatch>());
-    }
-
-    #[tokio::test]
-    async fn peeked_bodies_replay_whole() {
-        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"hello world")), 4)
-            .await
-            .expect("peek");
-        assert!(!complete || prefix.len() == 11);
-        assert_eq!(
-            rest.collect().await.expect("replay").to_bytes(),
-            "hello world"
-        );
-        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"abc")), 1024)
-            .await
-            .expect("peek");
-        assert_eq!((prefix.as_ref(), complete), (&b"abc"[..], true));
-        assert_eq!(rest.collect().await.expect("replay").to_bytes(), "abc");
-    }
-
-    #[tokio::test]
-    async fn limit() {
-        let body = full(Bytes::from(vec![0u8; 100]));
-        assert!(matches!(
-            collect_limited(body, 99).await,
-            Err(CollectError::TooLarge)
-        ));
-        let body = full(Bytes::from(vec![0u8; 100]));
-        assert_eq!(collect_limited(body, 100).await.expect("fits").len(), 100);
-    }
-}
-
 /// A body whose first bytes were already read (to classify the call),
 /// replayed before the rest.
 pub struct PrefixedBody {
@@ -295,6 +250,9 @@ pub async fn peek_prefix(
     if body.is_end_stream() {
         return Ok((Bytes::new(), true, body));
     }
+    if limit == 0 {
+        return Ok((Bytes::new(), false, body));
+    }
     let mut buf = bytes::BytesMut::new();
     let mut trailers = None;
     let mut complete = false;
@@ -321,4 +279,49 @@ pub async fn peek_prefix(
         inner: (!complete).then_some(body),
     };
     Ok((prefix, complete, replay.boxed_unsync()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn mismatched_body_fails_at_the_end() {
+        let good: [u8; 32] = Sha256::digest(b"hello").into();
+        let counter = Arc::new(AtomicU64::new(0));
+        let ok = HashCheckedBody::new(full(Bytes::from_static(b"hello")), good, counter.clone());
+        assert_eq!(ok.collect().await.expect("matches").to_bytes(), "hello");
+        assert_eq!(counter.load(Ordering::Relaxed), 5);
+        let bad = HashCheckedBody::new(full(Bytes::from_static(b"hellO")), good, counter);
+        let err = bad.collect().await.expect_err("mismatch");
+        assert!(err.is::<PayloadHashMismatch>());
+    }
+
+    #[tokio::test]
+    async fn peeked_bodies_replay_whole() {
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"hello world")), 4)
+            .await
+            .expect("peek");
+        assert!(!complete || prefix.len() == 11);
+        assert_eq!(
+            rest.collect().await.expect("replay").to_bytes(),
+            "hello world"
+        );
+        let (prefix, complete, rest) = peek_prefix(full(Bytes::from_static(b"abc")), 1024)
+            .await
+            .expect("peek");
+        assert_eq!((prefix.as_ref(), complete), (&b"abc"[..], true));
+        assert_eq!(rest.collect().await.expect("replay").to_bytes(), "abc");
+    }
+
+    #[tokio::test]
+    async fn limit() {
+        let body = full(Bytes::from(vec![0u8; 100]));
+        assert!(matches!(
+            collect_limited(body, 99).await,
+            Err(CollectError::TooLarge)
+        ));
+        let body = full(Bytes::from(vec![0u8; 100]));
+        assert_eq!(collect_limited(body, 100).await.expect("fits").len(), 100);
+    }
 }

@@ -315,8 +315,8 @@ async fn forward(gw: Arc<Gateway>, req: PipelineRequest) -> PipelineResponse {
     )
     .await;
     gw.metrics
-        .phase_seconds
-        .with_label_values(&["upstream"])
+        .phase
+        .upstream
         .observe(started.elapsed().as_secs_f64());
     let response = match sent {
         Ok(Ok(r)) => r,

@@ -16,6 +16,21 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     /// Client connections open now.
     pub open_connections: IntGauge,
+    /// The per-phase histograms, resolved once (label lookups hash and lock).
+    pub phase: Phases,
+}
+
+/// One histogram handle per pipeline phase.
+#[derive(Clone, Debug)]
+pub struct Phases {
+    /// SigV4 verification (including buffering a body to hash it).
+    pub verify: prometheus::Histogram,
+    /// Service-catalog classification.
+    pub classify: prometheus::Histogram,
+    /// Policy evaluation.
+    pub authorize: prometheus::Histogram,
+    /// Until upstream response headers.
+    pub upstream: prometheus::Histogram,
 }
 
 impl Default for Metrics {
@@ -69,12 +84,19 @@ impl Metrics {
                 .register(c)
                 .unwrap_or_else(|e| unreachable!("unique metric names: {e}"));
         }
+        let phase = Phases {
+            verify: phase_seconds.with_label_values(&["verify"]),
+            classify: phase_seconds.with_label_values(&["classify"]),
+            authorize: phase_seconds.with_label_values(&["authorize"]),
+            upstream: phase_seconds.with_label_values(&["upstream"]),
+        };
         Self {
             registry,
             requests,
             phase_seconds,
             upstream_errors,
             open_connections,
+            phase,
         }
     }
 

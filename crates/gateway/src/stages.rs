@@ -102,7 +102,7 @@ pub struct Audit(pub Arc<Gateway>);
 impl Stage for Audit {
     fn call(self: Arc<Self>, mut req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
         Box::pin(async move {
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = crate::audit::next_request_id();
             let client = req
                 .extensions()
                 .get::<ClientInfo>()
@@ -207,8 +207,8 @@ impl Stage for Authenticate {
             }
             let verified = gw.verifier.verify(&view, SystemTime::now(), &gw.keys);
             gw.metrics
-                .phase_seconds
-                .with_label_values(&["verify"])
+                .phase
+                .verify
                 .observe(started.elapsed().as_secs_f64());
             let authenticated = match verified {
                 Ok(v) => Authenticated {
@@ -329,9 +329,15 @@ impl Stage for Classify {
                 request_id: &request_id,
             };
             let (parts, body) = req.into_parts();
-            let (prefix, complete, body) = match crate::body::peek_prefix(body, CLASSIFY_BODY_LIMIT)
-                .await
-            {
+            // S3 names its resources in the URI; only its POST operations
+            // (DeleteObjects, ...) carry members the classifier reads. Object
+            // uploads stream through untouched.
+            let body_limit = if auth.service == "s3" && parts.method != http::Method::POST {
+                0
+            } else {
+                CLASSIFY_BODY_LIMIT
+            };
+            let (prefix, complete, body) = match crate::body::peek_prefix(body, body_limit).await {
                 Ok(p) => p,
                 Err(e) => {
                     let mismatch = e.is::<crate::body::PayloadHashMismatch>();
@@ -395,8 +401,8 @@ impl Stage for Classify {
             };
             drop(headers);
             gw.metrics
-                .phase_seconds
-                .with_label_values(&["classify"])
+                .phase
+                .classify
                 .observe(started.elapsed().as_secs_f64());
             let mut req = PipelineRequest::from_parts(parts, body);
             req.extensions_mut().insert(classified);
@@ -476,8 +482,8 @@ impl Stage for Authorize {
                     let message = format!("User: {} is not authorized to perform this call: {why}; unknown operations are denied", principal.name);
                     set_reason(Decision::Deny, format!("unknown operation: {why}"));
                     gw.metrics
-                        .phase_seconds
-                        .with_label_values(&["authorize"])
+                        .phase
+                        .authorize
                         .observe(started.elapsed().as_secs_f64());
                     return reject(
                         &ctx,
@@ -561,8 +567,8 @@ impl Stage for Authorize {
                             ),
                         );
                         gw.metrics
-                            .phase_seconds
-                            .with_label_values(&["authorize"])
+                            .phase
+                            .authorize
                             .observe(started.elapsed().as_secs_f64());
                         return reject(
                             &ctx,
@@ -574,8 +580,8 @@ impl Stage for Authorize {
             };
             debug_assert!(allowed);
             gw.metrics
-                .phase_seconds
-                .with_label_values(&["authorize"])
+                .phase
+                .authorize
                 .observe(started.elapsed().as_secs_f64());
             match {
                 let mut next = next;
