@@ -48,38 +48,10 @@ fn raw_http_request_is_classified() {
 }
 
 #[test]
-fn load_budget() {
-    // Release figures are in the README; this guards against regressions
-    // of an order of magnitude (debug builds are ~10x slower).
-    let rss = || {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .map(|l| l.to_string())
-            })
-            .and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<u64>().ok())
-            })
-    };
-    let before = rss();
-    let t = Instant::now();
+fn loads_the_whole_catalog() {
+    // Load time and memory are measured in `benches/benches/catalog.rs`, not
+    // here: a test process runs other tests beside this one, so its RSS and
+    // clock say nothing reliable.
     let c = countersign_catalog::Catalog::load().unwrap();
-    let took = t.elapsed();
-    if let (Some(b), Some(a)) = (before, rss()) {
-        println!("load: {took:?}, resident +{} KiB", a.saturating_sub(b));
-        assert!(
-            a.saturating_sub(b) < 32 * 1024,
-            "catalog uses {} KiB",
-            a - b
-        );
-    }
     assert!(c.operation_count() > 19_000);
-    assert!(
-        took < Duration::from_secs(if cfg!(debug_assertions) { 5 } else { 1 }),
-        "{took:?}"
-    );
 }
