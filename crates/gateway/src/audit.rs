@@ -204,8 +204,12 @@ impl AuditLog {
 }
 
 pub(crate) fn rfc3339_now() -> String {
-    let secs = countersign_sigv4::unix_seconds(SystemTime::now());
-    let d = countersign_sigv4::format_amz_date(secs);
+    rfc3339(countersign_sigv4::unix_seconds(SystemTime::now()))
+}
+
+/// Unix seconds as RFC 3339 UTC (`2024-08-30T12:36:00Z`).
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let d = countersign_sigv4::format_amz_date(unix);
     let d = String::from_utf8_lossy(&d);
     format!(
         "{}-{}-{}T{}:{}:{}Z",

@@ -19,7 +19,7 @@ use crate::audit::Decision;
 use crate::body::{BoxError, PayloadHashMismatch};
 use crate::error::{ErrorShape, GatewayError};
 use crate::pipeline::{PipelineRequest, PipelineResponse};
-use crate::stages::{reject, request_meta, Authenticated, RejectContext};
+use crate::stages::{authenticated_or_fail, reject, request_meta, RejectContext};
 use crate::Gateway;
 
 /// Unsigned client headers that are still forwarded (unsigned) upstream.
@@ -148,19 +148,9 @@ fn upstream_error_kind(e: &(dyn std::error::Error + 'static)) -> (&'static str, 
 
 async fn forward(gw: Arc<Gateway>, req: PipelineRequest) -> PipelineResponse {
     let (record, request_id) = request_meta(&req);
-    let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
-        // The pipeline order guarantees authentication; fail closed if not.
-        let ctx = RejectContext {
-            record: record.as_ref(),
-            shape: ErrorShape::RestXml,
-            request_id: &request_id,
-        };
-        let e = GatewayError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "request reached forwarding unauthenticated",
-        );
-        return reject(&ctx, e, Decision::Rejected);
+    let auth = match authenticated_or_fail(&req, record.as_ref(), &request_id) {
+        Ok(a) => a,
+        Err(response) => return response,
     };
     let shape = ErrorShape::infer(Some(&auth.service), req.headers());
     let ctx = RejectContext {

@@ -62,6 +62,39 @@ pub(crate) struct RejectContext<'a> {
     pub(crate) request_id: &'a str,
 }
 
+/// Continues the pipeline (every service in it is infallible).
+pub(crate) async fn call_next(mut next: Next, req: PipelineRequest) -> PipelineResponse {
+    match next.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// What authentication established, or the fail-closed answer when a stage
+/// runs without it (a pipeline-order bug, never a client's doing).
+pub(crate) fn authenticated_or_fail(
+    req: &PipelineRequest,
+    record: Option<&SharedRecord>,
+    request_id: &str,
+) -> Result<Authenticated, PipelineResponse> {
+    req.extensions()
+        .get::<Authenticated>()
+        .cloned()
+        .ok_or_else(|| {
+            let ctx = RejectContext {
+                record,
+                shape: ErrorShape::RestXml,
+                request_id,
+            };
+            let e = GatewayError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "a pipeline stage ran before authentication",
+            );
+            reject(&ctx, e, Decision::Rejected)
+        })
+}
+
 /// The request id and shared audit record of a request.
 pub(crate) fn request_meta(req: &PipelineRequest) -> (Option<SharedRecord>, String) {
     let record = req.extensions().get::<SharedRecord>().cloned();
@@ -114,15 +147,7 @@ impl Stage for Audit {
                 req.method().to_string(),
             )));
             req.extensions_mut().insert(record.clone());
-            let response = match {
-                let mut next = next;
-                next.call(req)
-            }
-            .await
-            {
-                Ok(r) => r,
-                Err(never) => match never {},
-            };
+            let response = call_next(next, req).await;
             let (mut parts, body) = response.into_parts();
             record.lock().unwrap_or_else(|p| p.into_inner()).status = parts.status.as_u16();
             if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -264,15 +289,7 @@ impl Stage for Authenticate {
             };
             let mut req = PipelineRequest::from_parts(parts, body);
             req.extensions_mut().insert(authenticated);
-            match {
-                let mut next = next;
-                next.call(req)
-            }
-            .await
-            {
-                Ok(r) => r,
-                Err(never) => match never {},
-            }
+            call_next(next, req).await
         })
     }
 }
@@ -309,18 +326,9 @@ impl Stage for Classify {
         Box::pin(async move {
             let gw = &self.0;
             let (record, request_id) = request_meta(&req);
-            let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
-                let ctx = RejectContext {
-                    record: record.as_ref(),
-                    shape: ErrorShape::RestXml,
-                    request_id: &request_id,
-                };
-                let e = GatewayError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    "classification before authentication",
-                );
-                return reject(&ctx, e, Decision::Rejected);
+            let auth = match authenticated_or_fail(&req, record.as_ref(), &request_id) {
+                Ok(a) => a,
+                Err(response) => return response,
             };
             let shape = ErrorShape::infer(Some(&auth.service), req.headers());
             let ctx = RejectContext {
@@ -406,15 +414,7 @@ impl Stage for Classify {
                 .observe(started.elapsed().as_secs_f64());
             let mut req = PipelineRequest::from_parts(parts, body);
             req.extensions_mut().insert(classified);
-            match {
-                let mut next = next;
-                next.call(req)
-            }
-            .await
-            {
-                Ok(r) => r,
-                Err(never) => match never {},
-            }
+            call_next(next, req).await
         })
     }
 }
@@ -423,20 +423,6 @@ impl Stage for Classify {
 /// the call needs, with the gateway's global condition keys. Anything not
 /// explicitly allowed is denied, with the error the client's SDK expects.
 pub struct Authorize(pub Arc<Gateway>);
-
-fn rfc3339(unix: i64) -> String {
-    let d = countersign_sigv4::format_amz_date(unix);
-    let d = String::from_utf8_lossy(&d);
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &d[0..4],
-        &d[4..6],
-        &d[6..8],
-        &d[9..11],
-        &d[11..13],
-        &d[13..15]
-    )
-}
 
 impl Stage for Authorize {
     fn call(self: Arc<Self>, req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
@@ -531,7 +517,7 @@ impl Stage for Authorize {
                             if info.tls { "true" } else { "false" },
                         );
                     }
-                    context.set("aws:CurrentTime", rfc3339(now));
+                    context.set("aws:CurrentTime", crate::audit::rfc3339(now));
                     context.set("aws:EpochTime", now.to_string());
                     context.set("aws:RequestedRegion", auth.region.as_str());
                     context.set("aws:username", principal.name.as_ref());
@@ -583,15 +569,7 @@ impl Stage for Authorize {
                 .phase
                 .authorize
                 .observe(started.elapsed().as_secs_f64());
-            match {
-                let mut next = next;
-                next.call(req)
-            }
-            .await
-            {
-                Ok(r) => r,
-                Err(never) => match never {},
-            }
+            call_next(next, req).await
         })
     }
 }
