@@ -150,7 +150,7 @@ async fn forward(gw: Arc<Gateway>, req: PipelineRequest) -> PipelineResponse {
     let (record, request_id) = request_meta(&req);
     let auth = match authenticated_or_fail(&req, record.as_ref(), &request_id) {
         Ok(a) => a,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let shape = ErrorShape::infer(Some(&auth.service), req.headers());
     let ctx = RejectContext {

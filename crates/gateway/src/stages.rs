@@ -76,7 +76,7 @@ pub(crate) fn authenticated_or_fail(
     req: &PipelineRequest,
     record: Option<&SharedRecord>,
     request_id: &str,
-) -> Result<Authenticated, PipelineResponse> {
+) -> Result<Authenticated, Box<PipelineResponse>> {
     req.extensions()
         .get::<Authenticated>()
         .cloned()
@@ -91,7 +91,7 @@ pub(crate) fn authenticated_or_fail(
                 "InternalError",
                 "a pipeline stage ran before authentication",
             );
-            reject(&ctx, e, Decision::Rejected)
+            Box::new(reject(&ctx, e, Decision::Rejected))
         })
 }
 
@@ -328,7 +328,7 @@ impl Stage for Classify {
             let (record, request_id) = request_meta(&req);
             let auth = match authenticated_or_fail(&req, record.as_ref(), &request_id) {
                 Ok(a) => a,
-                Err(response) => return response,
+                Err(response) => return *response,
             };
             let shape = ErrorShape::infer(Some(&auth.service), req.headers());
             let ctx = RejectContext {
