@@ -37,36 +37,46 @@ pub fn empty() -> GatewayBody {
 #[error("XAmzContentSHA256Mismatch: the body does not match the signed x-amz-content-sha256")]
 pub struct PayloadHashMismatch;
 
-/// Streams `inner` through, hashing it; at the end, fails if the digest is
-/// not `expected`. Counts bytes into `counter` for the audit event.
-pub struct HashCheckedBody<B> {
+/// A request body on its way upstream: counts its bytes into `counter` for
+/// the audit event and, when the client claimed a payload hash, hashes it
+/// and fails at the end if the digest differs from the claim.
+pub struct MeteredBody<B> {
     inner: B,
-    hasher: Option<Sha256>,
-    expected: [u8; 32],
+    /// The running digest and the claimed one; `None` once checked, or when
+    /// there is no claim to check.
+    check: Option<(Sha256, [u8; 32])>,
     counter: Arc<AtomicU64>,
 }
 
-impl<B> HashCheckedBody<B> {
-    /// Wraps `inner`.
-    pub fn new(inner: B, expected: [u8; 32], counter: Arc<AtomicU64>) -> Self {
+impl<B> MeteredBody<B> {
+    /// Counts and checks `inner` against the claimed digest `expected`.
+    pub fn hash_checked(inner: B, expected: [u8; 32], counter: Arc<AtomicU64>) -> Self {
         Self {
             inner,
-            hasher: Some(Sha256::new()),
-            expected,
+            check: Some((Sha256::new(), expected)),
+            counter,
+        }
+    }
+
+    /// Only counts `inner` (unsigned payloads).
+    pub fn counting(inner: B, counter: Arc<AtomicU64>) -> Self {
+        Self {
+            inner,
+            check: None,
             counter,
         }
     }
 
     /// Finalises the digest (once) and says whether it differs from the claim.
     fn finish_mismatched(&mut self) -> bool {
-        match self.hasher.take() {
-            Some(h) => <[u8; 32]>::from(h.finalize()) != self.expected,
+        match self.check.take() {
+            Some((h, expected)) => <[u8; 32]>::from(h.finalize()) != expected,
             None => false,
         }
     }
 }
 
-impl<B> Body for HashCheckedBody<B>
+impl<B> Body for MeteredBody<B>
 where
     B: Body<Data = Bytes, Error = BoxError> + Unpin,
 {
@@ -82,7 +92,7 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-                    if let Some(h) = &mut this.hasher {
+                    if let Some((h, _)) = &mut this.check {
                         h.update(data);
                     }
                 }
@@ -93,67 +103,16 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => match this.hasher.take().map(|h| <[u8; 32]>::from(h.finalize())) {
-                Some(digest) if digest != this.expected => {
-                    Poll::Ready(Some(Err(Box::new(PayloadHashMismatch))))
-                }
-                _ => Poll::Ready(None),
-            },
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) if this.finish_mismatched() => {
+                Poll::Ready(Some(Err(Box::new(PayloadHashMismatch))))
+            }
+            other => other,
         }
     }
 
     fn is_end_stream(&self) -> bool {
         // Not until the digest has been checked.
-        self.hasher.is_none() && self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// Streams `inner` through and counts its bytes.
-pub struct CountingBody<B> {
-    inner: B,
-    counter: Arc<AtomicU64>,
-}
-
-impl<B> CountingBody<B> {
-    /// Wraps `inner`.
-    pub fn new(inner: B, counter: Arc<AtomicU64>) -> Self {
-        Self { inner, counter }
-    }
-}
-
-impl<B> Body for CountingBody<B>
-where
-    B: Body<Data = Bytes, Error = BoxError> + Unpin,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.check.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -289,10 +248,11 @@ mod tests {
     async fn mismatched_body_fails_at_the_end() {
         let good: [u8; 32] = Sha256::digest(b"hello").into();
         let counter = Arc::new(AtomicU64::new(0));
-        let ok = HashCheckedBody::new(full(Bytes::from_static(b"hello")), good, counter.clone());
+        let ok =
+            MeteredBody::hash_checked(full(Bytes::from_static(b"hello")), good, counter.clone());
         assert_eq!(ok.collect().await.expect("matches").to_bytes(), "hello");
         assert_eq!(counter.load(Ordering::Relaxed), 5);
-        let bad = HashCheckedBody::new(full(Bytes::from_static(b"hellO")), good, counter);
+        let bad = MeteredBody::hash_checked(full(Bytes::from_static(b"hellO")), good, counter);
         let err = bad.collect().await.expect_err("mismatch");
         assert!(err.is::<PayloadHashMismatch>());
     }

@@ -12,7 +12,7 @@ use tower::Service;
 use countersign_sigv4::{AuthKind, PayloadHash, RequestView};
 
 use crate::audit::{AuditRecord, AuditedBody, Decision, SharedRecord};
-use crate::body::{collect_limited, full, CollectError, CountingBody, HashCheckedBody};
+use crate::body::{collect_limited, full, CollectError, MeteredBody};
 use crate::error::{ErrorShape, GatewayError};
 use crate::pipeline::{BoxFuture, Next, PipelineRequest, PipelineResponse, Stage};
 use crate::{ClientInfo, Gateway};
@@ -269,10 +269,10 @@ impl Stage for Authenticate {
             let body = match authenticated.payload {
                 _ if buffered => body,
                 PayloadHash::Sha256(expected) => {
-                    HashCheckedBody::new(body, expected, bytes_in).boxed_unsync()
+                    MeteredBody::hash_checked(body, expected, bytes_in).boxed_unsync()
                 }
                 PayloadHash::Unsigned | PayloadHash::StreamingUnsignedTrailer => {
-                    CountingBody::new(body, bytes_in).boxed_unsync()
+                    MeteredBody::counting(body, bytes_in).boxed_unsync()
                 }
                 PayloadHash::StreamingSigned
                 | PayloadHash::StreamingSignedTrailer
