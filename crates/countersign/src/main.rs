@@ -3,15 +3,23 @@
 //! `countersign serve [--config FILE]` runs the gateway (an embedded default
 //! for a first try when no file is given); `countersign config check FILE`
 //! validates a file and exits non-zero naming the key and the reason;
-//! `countersign policy check|simulate` runs the policy engine from the shell.
+//! `countersign policy check|simulate` runs the policy engine from the shell;
+//! `countersign creds …` and `countersign grant …` drive the admin API
+//! (issued credentials, just-in-time grants); `countersign explain` shows
+//! the decision for a captured request; `countersign keys generate` makes
+//! key ring entries and admin tokens.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin_client;
 mod ca_cmd;
 mod classify_cmd;
+mod creds_cmd;
+mod explain_cmd;
+mod grant_cmd;
 mod policy_cmd;
 use countersign_gateway::{config, Bound, Config};
 
@@ -60,6 +68,165 @@ enum Command {
     Ca {
         #[command(subcommand)]
         command: CaCommand,
+    },
+    /// Issue and revoke gateway credentials (admin API).
+    Creds {
+        #[command(flatten)]
+        admin: admin_client::AdminArgs,
+        #[command(subcommand)]
+        command: CredsCommand,
+    },
+    /// Request, approve, deny, revoke and list just-in-time grants (admin API).
+    Grant {
+        #[command(flatten)]
+        admin: admin_client::AdminArgs,
+        #[command(subcommand)]
+        command: GrantCommand,
+    },
+    /// Explain the decision for a captured request: classification, caller,
+    /// effective policy, deciding statement or grant.
+    Explain {
+        /// The gateway configuration (its principals, policies, key ring and store).
+        #[arg(long)]
+        config: PathBuf,
+        /// The raw request (request line, headers, blank line, body).
+        #[arg(long)]
+        request: PathBuf,
+        /// Decide for this principal instead of the request's credential.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate secrets for the configuration.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new key ring entry (TOML) for identity.key_ring_file.
+    Generate {
+        /// The key id.
+        #[arg(long, default_value_t = 1)]
+        id: u16,
+        /// active, verify-only or retired.
+        #[arg(long, default_value = "active")]
+        state: String,
+    },
+    /// Print a new admin token and the [[admin_token]] entry holding its SHA-256.
+    Token {
+        /// The principal the token acts as.
+        #[arg(long)]
+        principal: String,
+        /// Make it an operator token.
+        #[arg(long)]
+        operator: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CredsCommand {
+    /// Issue short-lived credentials (for yourself, or as an operator for --principal).
+    Issue {
+        /// The principal (default: the admin token's).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Lifetime, e.g. 15m (never past the grants carried).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Carry only this grant (repeat); default: every grant in force.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "env")]
+        format: creds_cmd::Format,
+    },
+    /// Revoke one credential, or (--principal) every session of a principal.
+    Revoke {
+        /// The access key id (CSGW…).
+        access_key_id: Option<String>,
+        /// Revoke every credential issued to this principal so far.
+        #[arg(long, conflicts_with = "access_key_id")]
+        principal: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantCommand {
+    /// Ask for a role for a while.
+    Request {
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// How long, e.g. 30m or 2h (at most the role's maximum).
+        #[arg(long)]
+        duration: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Ticket reference.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request (members of the role's approver group; never your own).
+    Approve {
+        /// The grant id.
+        id: String,
+        /// A comment.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny a request.
+    Deny {
+        /// The grant id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a grant now.
+    Revoke {
+        /// The grant id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List grants you may see.
+    List {
+        /// Only this state (requested, active, denied, revoked, expired).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this principal's.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one grant with its history (JSON).
+    Show {
+        /// The grant id.
+        id: String,
     },
 }
 
@@ -189,9 +356,88 @@ fn print_first_try(config: &Config, id: &str, secret: &str) {
     );
 }
 
+fn hex_digest(token: &str) -> String {
+    countersign_gateway::admin::token_digest(token)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Creds { admin, command } => match command {
+            CredsCommand::Issue {
+                principal,
+                ttl,
+                grants,
+                format,
+            } => creds_cmd::issue(&admin, principal, ttl, grants, format),
+            CredsCommand::Revoke {
+                access_key_id,
+                principal,
+                reason,
+            } => creds_cmd::revoke(&admin, access_key_id, principal, reason),
+        },
+        Command::Grant { admin, command } => match command {
+            GrantCommand::Request {
+                role,
+                duration,
+                reason,
+                ticket,
+                json,
+            } => grant_cmd::request(&admin, role, duration, reason, ticket, json),
+            GrantCommand::Approve { id, comment, json } => {
+                grant_cmd::transition(&admin, "approve", &id, comment, json)
+            }
+            GrantCommand::Deny { id, reason, json } => {
+                grant_cmd::transition(&admin, "deny", &id, reason, json)
+            }
+            GrantCommand::Revoke { id, reason, json } => {
+                grant_cmd::transition(&admin, "revoke", &id, reason, json)
+            }
+            GrantCommand::List {
+                state,
+                principal,
+                json,
+            } => grant_cmd::list(&admin, state, principal, json),
+            GrantCommand::Show { id } => grant_cmd::show(&admin, &id),
+        },
+        Command::Explain {
+            config,
+            request,
+            principal,
+            json,
+        } => explain_cmd::explain(&config, &request, principal.as_deref(), json),
+        Command::Keys {
+            command: KeysCommand::Generate { id, state },
+        } => {
+            if !matches!(state.as_str(), "active" | "verify-only" | "retired") {
+                eprintln!("--state must be active, verify-only or retired");
+                return ExitCode::from(2);
+            }
+            println!(
+                "[[key]]\nid = {id}\nstate = \"{state}\"\nsecret = \"{}\"",
+                countersign_identity::keyring::generate_master_key()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Token {
+                    principal,
+                    operator,
+                },
+        } => {
+            let token =
+                countersign_identity::keyring::generate_master_key().replace(['+', '/', '='], "");
+            eprintln!("token (give it to {principal}; it is not stored anywhere): {token}");
+            println!(
+                "[[admin_token]]\nprincipal = \"{principal}\"\noperator = {operator}\ntoken_sha256 = \"{}\"",
+                hex_digest(&token)
+            );
+            ExitCode::SUCCESS
+        }
         Command::Ca {
             command:
                 CaCommand::Init {

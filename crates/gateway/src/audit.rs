@@ -63,6 +63,16 @@ pub struct AuditRecord {
     pub region: Option<String>,
     /// HTTP method.
     pub method: String,
+    /// The operation, once classified (`s3:PutObject` style: service and name).
+    pub operation: Option<String>,
+    /// IAM actions the call needs.
+    pub actions: Vec<String>,
+    /// Resources the call touches.
+    pub resources: Vec<String>,
+    /// The statement that decided (allowed or explicitly denied), if any.
+    pub statement: Option<String>,
+    /// The just-in-time grant the deciding statement came from, if any.
+    pub grant: Option<String>,
     /// Decision.
     pub decision: Decision,
     /// Why: the failed rule, the policy statement, or the upstream error.
@@ -98,6 +108,11 @@ impl AuditRecord {
             service: None,
             region: None,
             method,
+            operation: None,
+            actions: Vec::new(),
+            resources: Vec::new(),
+            statement: None,
+            grant: None,
             decision: Decision::None,
             reason: String::new(),
             error_code: None,
@@ -205,6 +220,16 @@ impl AuditLog {
 
 pub(crate) fn rfc3339_now() -> String {
     rfc3339(countersign_sigv4::unix_seconds(SystemTime::now()))
+}
+
+/// Unsigned unix seconds as RFC 3339 UTC.
+pub(crate) fn rfc3339_secs(unix: u64) -> String {
+    rfc3339(i64::try_from(unix).unwrap_or(i64::MAX))
+}
+
+/// Seconds since the Unix epoch, now (0 before it).
+pub(crate) fn unix_now() -> u64 {
+    u64::try_from(countersign_sigv4::unix_seconds(SystemTime::now())).unwrap_or(0)
 }
 
 /// Unix seconds as RFC 3339 UTC (`2024-08-30T12:36:00Z`).

@@ -64,6 +64,101 @@ pub struct Config {
     pub authorization: AuthorizationConfig,
     /// HTTPS_PROXY mode and egress control on the data-plane listener.
     pub proxy: Option<ProxyConfig>,
+    /// Groups of principals (approvers, requesters).
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupConfig>,
+    /// Roles that can be granted just in time.
+    #[serde(default, rename = "role")]
+    pub roles: Vec<RoleConfig>,
+    /// Issued credentials: key ring, store, lifetimes.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// Bearer tokens of the admin API, each acting as a principal.
+    #[serde(default, rename = "admin_token")]
+    pub admin_tokens: Vec<AdminTokenConfig>,
+}
+
+/// `[identity]`: gateway-issued credentials and where grants live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The master key ring (TOML: `[[key]] id, state, secret`). Unset: the
+    /// `COUNTERSIGN_KEY_RING` environment variable (`ID:STATE:BASE64,…`);
+    /// neither: a random key that lives as long as the process.
+    pub key_ring_file: Option<PathBuf>,
+    /// `sqlite:PATH` (relative to this file), `sqlite::memory:`, or
+    /// `postgres://…`. Required with a persistent key ring (revocations
+    /// must outlive restarts as long as credentials do); otherwise
+    /// defaults to `sqlite::memory:`.
+    pub store: Option<String>,
+    /// Lifetime of issued credentials when none is asked for (`15m`).
+    pub default_ttl: Option<String>,
+    /// Longest lifetime that may be asked for (`12h`).
+    pub max_ttl: Option<String>,
+}
+
+/// One `[[group]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Unique name.
+    pub name: String,
+    /// Member principals (principals can also list their groups).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// One `[[role]]`: policies that can be granted for a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Unique name.
+    pub name: String,
+    /// Names of `[policy.*]` entries.
+    pub policies: Vec<String>,
+    /// Who may request it: principal names, `group:NAME`, or `*`.
+    pub requesters: Vec<String>,
+    /// Longest grant, e.g. `1h`.
+    pub max_duration: String,
+    /// The group whose members approve; unset: approved automatically.
+    pub approver_group: Option<String>,
+    /// Distinct approvals needed (default 1); never the requester's own.
+    pub approvals: Option<u32>,
+    /// A reason must be given (default true).
+    #[serde(default = "yes")]
+    pub require_reason: bool,
+    /// A ticket reference must be given (default false).
+    #[serde(default)]
+    pub require_ticket: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One `[[admin_token]]`: a bearer token of the admin API.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTokenConfig {
+    /// The principal the token acts as (requester, approver).
+    pub principal: String,
+    /// Hex SHA-256 of the token (preferred: the file holds no secret).
+    pub token_sha256: Option<String>,
+    /// The token itself (at least 24 characters).
+    pub token: Option<String>,
+    /// May issue and revoke credentials for any principal, revoke any
+    /// grant and list every grant.
+    #[serde(default)]
+    pub operator: bool,
+}
+
+impl std::fmt::Debug for AdminTokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminTokenConfig")
+            .field("principal", &self.principal)
+            .field("operator", &self.operator)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[authorization]`
@@ -128,9 +223,18 @@ pub struct PrincipalConfig {
     /// Static gateway keys.
     #[serde(default)]
     pub access_keys: Vec<AccessKeyConfig>,
-    /// Names of `[policy.*]` entries.
+    /// Names of `[policy.*]` entries: its standing policies.
     #[serde(default)]
     pub policies: Vec<String>,
+    /// `person` or `workload` (default).
+    #[serde(default)]
+    pub kind: countersign_identity::directory::PrincipalKind,
+    /// Tags, visible to policies as `aws:PrincipalTag/<key>`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Groups it belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A static gateway access key.
@@ -257,8 +361,129 @@ impl Config {
         &self,
         principal: &PrincipalConfig,
     ) -> Result<Vec<(String, countersign_policy::PolicyDocument)>, ConfigError> {
-        principal
-            .policies
+        self.named_policies(&principal.policies)
+    }
+
+    /// The directory of principals, groups and roles, validated.
+    pub fn directory(&self) -> Result<countersign_identity::Directory, ConfigError> {
+        use countersign_identity::directory::{Approval, GroupSpec, PrincipalSpec, Role};
+        let principals = self
+            .principals
+            .iter()
+            .map(|p| {
+                Ok(PrincipalSpec {
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    tags: p.tags.clone(),
+                    groups: p.groups.clone(),
+                    policies: self.principal_policies(p)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| GroupSpec {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            })
+            .collect();
+        let roles = self
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let key = format!("role[{i}]");
+                let max_duration_secs = countersign_identity::parse_duration(&r.max_duration)
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("{key}.max_duration"),
+                            "must be a positive duration like 30m, 2h or 1d",
+                        )
+                    })?;
+                let approval = match (&r.approver_group, r.approvals) {
+                    (Some(group), n) => Approval::Approvers {
+                        count: n.unwrap_or(1),
+                        group: group.clone(),
+                    },
+                    (None, None) => Approval::Automatic,
+                    (None, Some(_)) => {
+                        return Err(invalid(format!("{key}.approvals"), "needs approver_group"))
+                    }
+                };
+                Ok(Role {
+                    name: r.name.clone(),
+                    policies: self
+                        .named_policies(&r.policies)?
+                        .into_iter()
+                        .map(|(n, d)| (n, std::sync::Arc::new(d)))
+                        .collect(),
+                    requesters: r.requesters.clone(),
+                    max_duration_secs,
+                    approval,
+                    require_reason: r.require_reason,
+                    require_ticket: r.require_ticket,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        countersign_identity::Directory::new(principals, groups, roles)
+            .map_err(|e| invalid("principal/group/role", e.to_string()))
+    }
+
+    /// Lifetimes of issued credentials: (default, maximum), seconds.
+    pub fn credential_ttls(&self) -> Result<(u64, u64), ConfigError> {
+        let parse = |key: &str, v: &Option<String>, default: u64| match v {
+            None => Ok(default),
+            Some(text) => countersign_identity::parse_duration(text)
+                .filter(|d| *d > 0)
+                .ok_or_else(|| invalid(key, "must be a positive duration like 15m or 12h")),
+        };
+        let default_ttl = parse(
+            "identity.default_ttl",
+            &self.identity.default_ttl,
+            countersign_identity::authority::DEFAULT_TTL_SECS,
+        )?;
+        let max_ttl = parse(
+            "identity.max_ttl",
+            &self.identity.max_ttl,
+            countersign_identity::authority::DEFAULT_MAX_TTL_SECS,
+        )?;
+        if default_ttl > max_ttl {
+            return Err(invalid(
+                "identity.default_ttl",
+                "must not exceed identity.max_ttl",
+            ));
+        }
+        Ok((default_ttl, max_ttl))
+    }
+
+    /// The key ring: the file, else `COUNTERSIGN_KEY_RING`, else `None`
+    /// (the caller makes an ephemeral one).
+    pub fn key_ring(&self) -> Result<Option<countersign_identity::KeyRing>, ConfigError> {
+        if let Some(path) = &self.identity.key_ring_file {
+            return countersign_identity::KeyRing::load(path)
+                .map(Some)
+                .map_err(|e| invalid("identity.key_ring_file", e.to_string()));
+        }
+        match std::env::var(countersign_identity::keyring::KEY_RING_ENV) {
+            Ok(text) if !text.trim().is_empty() => {
+                countersign_identity::KeyRing::from_compact(&text)
+                    .map(Some)
+                    .map_err(|e| {
+                        invalid(countersign_identity::keyring::KEY_RING_ENV, e.to_string())
+                    })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Parsed documents of the named `[policy.*]` entries.
+    pub fn named_policies(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(String, countersign_policy::PolicyDocument)>, ConfigError> {
+        names
             .iter()
             .map(|name| {
                 let key = format!("policy.{name}");
@@ -311,6 +536,16 @@ impl Config {
         }
         if let Some(p) = &mut self.audit.path {
             resolve(p);
+        }
+        if let Some(f) = &mut self.identity.key_ring_file {
+            resolve(f);
+        }
+        if let Some(store) = &mut self.identity.store {
+            if let Some(path) = store.strip_prefix("sqlite:") {
+                if path != ":memory:" && Path::new(path).is_relative() {
+                    *store = format!("sqlite:{}", base.join(path).display());
+                }
+            }
         }
         if let Some(proxy) = &mut self.proxy {
             resolve(&mut proxy.ca_cert);
@@ -370,6 +605,14 @@ impl Config {
                     return Err(invalid(
                         format!("{key}.id"),
                         "must be 16 to 128 ASCII letters and digits",
+                    ));
+                }
+                if k.id
+                    .starts_with(countersign_identity::credentials::ACCESS_KEY_PREFIX)
+                {
+                    return Err(invalid(
+                        format!("{key}.id"),
+                        "must not start with CSGW, the prefix of issued credentials",
                     ));
                 }
                 if k.id.starts_with("AKIA") || k.id.starts_with("ASIA") {
@@ -463,6 +706,70 @@ impl Config {
         }
         if let Some(proxy) = &self.proxy {
             crate::proxy::validate_config(proxy)?;
+        }
+        self.directory()?;
+        self.credential_ttls()?;
+        for (i, r) in self.roles.iter().enumerate() {
+            for (j, name) in r.policies.iter().enumerate() {
+                if !self.policies.contains_key(name) {
+                    return Err(invalid(
+                        format!("role[{i}].policies[{j}]"),
+                        format!("no [policy.{name}]"),
+                    ));
+                }
+            }
+        }
+        if self.identity.key_ring_file.is_some() && self.identity.store.is_none() {
+            return Err(invalid(
+                "identity.store",
+                "required with identity.key_ring_file: revocations must outlive restarts as long as credentials do",
+            ));
+        }
+        if let Some(store) = &self.identity.store {
+            if !(store.starts_with("sqlite:")
+                || store.starts_with("postgres://")
+                || store.starts_with("postgresql://"))
+            {
+                return Err(invalid(
+                    "identity.store",
+                    "must be sqlite:PATH, sqlite::memory: or postgres://…",
+                ));
+            }
+        }
+        let mut tokens = std::collections::HashSet::new();
+        for (i, t) in self.admin_tokens.iter().enumerate() {
+            let key = format!("admin_token[{i}]");
+            if !self.principals.iter().any(|p| p.name == t.principal) {
+                return Err(invalid(
+                    format!("{key}.principal"),
+                    format!("no principal {:?}", t.principal),
+                ));
+            }
+            let digest = match (&t.token, &t.token_sha256) {
+                (Some(token), None) if token.len() >= 24 => crate::admin::token_digest(token),
+                (Some(_), None) => {
+                    return Err(invalid(
+                        format!("{key}.token"),
+                        "must be at least 24 characters",
+                    ))
+                }
+                (None, Some(hex_digest)) => {
+                    let mut d = [0u8; 32];
+                    hex::decode_to_slice(hex_digest, &mut d).map_err(|_| {
+                        invalid(format!("{key}.token_sha256"), "must be 64 hex digits")
+                    })?;
+                    d
+                }
+                _ => {
+                    return Err(invalid(
+                        key,
+                        "needs exactly one of `token` or `token_sha256`",
+                    ))
+                }
+            };
+            if !tokens.insert(digest) {
+                return Err(invalid(key, "duplicate token"));
+            }
         }
         Ok(())
     }

@@ -9,12 +9,15 @@
 //! What it is not: it does not implement SigV4 (that is `countersign-sigv4`,
 //! sans-IO) nor parse command lines (that is the `countersign` binary).
 
+pub mod admin;
 pub mod audit;
 pub mod body;
 pub mod ca;
 pub mod config;
+pub mod decide;
 pub mod error;
 pub mod forward;
+pub mod identity;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
@@ -41,21 +44,7 @@ pub struct ClientInfo {
     pub tls: bool,
 }
 
-/// A principal and its compiled effective policy.
-pub struct Principal {
-    /// The principal's name.
-    pub name: Arc<str>,
-    /// Its standing policies, compiled once.
-    pub policy: countersign_policy::CompiledPolicy,
-}
-
-impl std::fmt::Debug for Principal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Principal")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
+pub use countersign_identity::Principal;
 
 /// Why the gateway could not be built from a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +66,9 @@ pub enum BuildError {
     /// The embedded service catalog could not be loaded.
     #[error("service catalog: {0}")]
     Catalog(String),
+    /// The identity store could not be opened.
+    #[error("identity.store: {0}")]
+    Store(#[from] countersign_identity::StoreError),
 }
 
 /// Everything the pipeline stages share.
@@ -85,6 +77,12 @@ pub struct Gateway {
     pub verifier: Verifier,
     /// Static gateway keys → principal.
     pub keys: StaticKeys<Arc<Principal>>,
+    /// Issued credentials, the directory, grants in force.
+    pub identity: Arc<countersign_identity::Authority>,
+    /// Where grants and revocations live.
+    pub store: Arc<dyn countersign_identity::Store>,
+    /// Admin API bearer tokens.
+    pub admin_tokens: admin::AdminTokens,
     /// The service catalog that classifies calls.
     pub catalog: countersign_catalog::Catalog,
     /// Authorization settings.
@@ -120,24 +118,22 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Builds the shared state from a validated configuration.
     pub async fn from_config(config: &Config) -> Result<Self, BuildError> {
+        let directory = Arc::new(config.directory()?);
         let mut keys = StaticKeys::new();
         for p in &config.principals {
-            let documents = config.principal_policies(p)?;
-            let policy = countersign_policy::CompiledPolicy::compile(
-                documents.iter().map(|(n, d)| (n.as_str(), d)),
-            )
-            .map_err(|e| BuildError::Policy {
-                principal: p.name.clone(),
-                reason: e.to_string(),
-            })?;
-            let principal = Arc::new(Principal {
-                name: p.name.as_str().into(),
-                policy,
-            });
+            let principal = directory
+                .principal(&p.name)
+                .ok_or_else(|| BuildError::Policy {
+                    principal: p.name.clone(),
+                    reason: "missing from the directory".into(),
+                })?
+                .clone();
             for k in &p.access_keys {
                 keys.insert(k.id.clone(), &k.secret, principal.clone());
             }
         }
+        let (identity, store) = identity::open(config, directory).await?;
+        let admin_tokens = admin::AdminTokens::from_config(&config.admin_tokens);
         let catalog = countersign_catalog::Catalog::load()
             .map_err(|e| BuildError::Catalog(e.to_string()))?
             .with_config(countersign_catalog::Config {
@@ -163,6 +159,9 @@ impl Gateway {
                 ..VerifyOptions::default()
             }),
             keys,
+            identity,
+            store,
+            admin_tokens,
             signer: Signer::default(),
             credentials: upstream::UpstreamCredentials::from_config(&config.upstream).await,
             resolver: upstream::EndpointResolver::new(&config.upstream),

@@ -148,6 +148,11 @@ impl Bound {
         let admin_task = self
             .admin
             .map(|l| tokio::spawn(serve_admin(l, self.gateway.clone(), stop_rx.clone())));
+        // Grants and revocations from the store, expiries recorded.
+        let sync_task = tokio::spawn(crate::identity::run_sync(
+            self.gateway.clone(),
+            stop_rx.clone(),
+        ));
         let pipeline = pipeline::build(self.gateway.clone());
         let limits = self.gateway.limits.clone();
         let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -221,6 +226,7 @@ impl Bound {
         if let Some(t) = admin_task {
             let _ = t.await;
         }
+        let _ = sync_task.await;
     }
 }
 
@@ -310,7 +316,14 @@ async fn serve_admin(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let gateway = gateway.clone();
-                async move { Ok::<_, std::convert::Infallible>(admin(&gateway, req.uri().path()).await) }
+                async move {
+                    let response = if crate::admin::is_api_path(req.uri().path()) {
+                        crate::admin::handle(&gateway, req).await
+                    } else {
+                        admin(&gateway, req.uri().path()).await
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -22,6 +22,8 @@ use crate::{ClientInfo, Gateway};
 pub struct Authenticated {
     /// The principal the access key belongs to.
     pub principal: Arc<crate::Principal>,
+    /// The issued session (issued credentials only; static keys have none).
+    pub session: Option<Arc<countersign_identity::Session>>,
     /// The access key id used.
     pub access_key_id: String,
     /// Signing service from the verified scope.
@@ -230,22 +232,28 @@ impl Stage for Authenticate {
                     }
                 }
             }
-            let verified = gw.verifier.verify(&view, SystemTime::now(), &gw.keys);
+            let now = SystemTime::now();
+            let credentials = crate::identity::Credentials::new(gw, now);
+            let verified = gw.verifier.verify(&view, now, &credentials);
             gw.metrics
                 .phase
                 .verify
                 .observe(started.elapsed().as_secs_f64());
             let authenticated = match verified {
-                Ok(v) => Authenticated {
-                    principal: v.credential.data.clone(),
-                    access_key_id: v.access_key_id.to_owned(),
-                    service: v.scope.service.to_owned(),
-                    region: v.scope.region.to_owned(),
-                    signed_headers: v.signed_headers.iter().map(str::to_owned).collect(),
-                    payload: v.payload,
-                    payload_claim_header: parts.headers.contains_key("x-amz-content-sha256"),
-                    kind: v.kind,
-                },
+                Ok(v) => {
+                    let caller = v.credential.caller();
+                    Authenticated {
+                        principal: caller.principal,
+                        session: caller.session,
+                        access_key_id: v.access_key_id.to_owned(),
+                        service: v.scope.service.to_owned(),
+                        region: v.scope.region.to_owned(),
+                        signed_headers: v.signed_headers.iter().map(str::to_owned).collect(),
+                        payload: v.payload,
+                        payload_claim_header: parts.headers.contains_key("x-amz-content-sha256"),
+                        kind: v.kind,
+                    }
+                }
                 Err(e) => {
                     tracing::info!(request_id = %request_id, code = e.code.as_str(), rule = ?e.rule, "authentication failed");
                     if let Some(r) = &record {
@@ -496,46 +504,53 @@ impl Stage for Authorize {
                     operation,
                     ..
                 } => {
-                    let mut context = countersign_policy::RequestContext::new();
-                    for (action, resources) in actions {
-                        if resources.is_empty() {
-                            context.add_request(action.as_str(), "*");
-                        }
-                        for resource in resources {
-                            context.add_request(action.as_str(), resource.as_str());
-                        }
+                    let grants = auth
+                        .session
+                        .as_ref()
+                        .map_or(&[][..], |s| s.claims.grants.as_slice());
+                    let evaluation = crate::decide::evaluate_call(
+                        &gw.identity,
+                        principal,
+                        grants,
+                        &crate::decide::CallFacts {
+                            actions,
+                            condition_keys,
+                            client: req.extensions().get::<ClientInfo>().copied(),
+                            region: &auth.region,
+                            now: crate::audit::unix_now(),
+                        },
+                    );
+                    let statement = evaluation.statement.clone();
+                    let grant = evaluation.grant.as_deref();
+                    if let Some(r) = &record {
+                        let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
+                        r.operation = Some(format!("{}:{operation}", auth.service));
+                        r.actions = actions.iter().map(|(a, _)| a.clone()).collect();
+                        r.resources = actions
+                            .iter()
+                            .flat_map(|(_, res)| res.iter().cloned())
+                            .collect();
+                        r.resources.sort();
+                        r.resources.dedup();
+                        r.statement = statement.clone();
+                        r.grant = grant.map(str::to_owned);
                     }
-                    for (key, value) in condition_keys {
-                        context.set(key.as_str(), value.as_str());
-                    }
-                    let info = req.extensions().get::<ClientInfo>().copied();
-                    let now = countersign_sigv4::unix_seconds(SystemTime::now());
-                    if let Some(info) = info {
-                        context.set("aws:SourceIp", info.addr.ip().to_string());
-                        context.set(
-                            "aws:SecureTransport",
-                            if info.tls { "true" } else { "false" },
-                        );
-                    }
-                    context.set("aws:CurrentTime", crate::audit::rfc3339(now));
-                    context.set("aws:EpochTime", now.to_string());
-                    context.set("aws:RequestedRegion", auth.region.as_str());
-                    context.set("aws:username", principal.name.as_ref());
-                    let decision = principal.policy.evaluate(&context);
-                    let statement = decision
-                        .deciding
-                        .map(|s| principal.policy.describe(s).to_string());
-                    if decision.is_allowed() {
+                    if evaluation.is_allowed() {
+                        let via = grant.map(|g| format!(" (grant {g})")).unwrap_or_default();
                         set_reason(
                             Decision::Allow,
-                            format!("{operation} allowed by {}", statement.unwrap_or_default()),
+                            format!(
+                                "{operation} allowed by {}{via}",
+                                statement.unwrap_or_default()
+                            ),
                         );
                         true
                     } else {
-                        let pair = decision.request.and_then(|i| context.requests().get(i));
-                        let (action, resource) =
-                            pair.map_or(("?", "?"), |p| (p.action.as_ref(), p.resource.as_ref()));
-                        let because = match (&decision.outcome, &statement) {
+                        let (action, resource) = evaluation
+                            .denied
+                            .as_ref()
+                            .map_or(("?", "?"), |(a, r)| (a.as_str(), r.as_str()));
+                        let because = match (&evaluation.outcome, &statement) {
                             (countersign_policy::Outcome::ExplicitDeny, Some(s)) => {
                                 format!("with an explicit deny in {s}")
                             }
@@ -549,7 +564,7 @@ impl Stage for Authorize {
                             Decision::Deny,
                             format!(
                                 "{operation}: {} {action} on {resource}; {because}",
-                                decision.outcome.as_str()
+                                evaluation.outcome.as_str()
                             ),
                         );
                         gw.metrics

@@ -1,0 +1,117 @@
+//! The authorization decision for one classified call, shared by the
+//! pipeline's Authorize stage and `countersign explain`.
+
+use std::sync::Arc;
+
+use countersign_identity::directory::PrincipalKind;
+use countersign_identity::{Authority, Principal};
+use countersign_policy::{Outcome, RequestContext};
+
+use crate::ClientInfo;
+
+/// What the decision needs to know about a call besides the caller.
+#[derive(Debug)]
+pub struct CallFacts<'a> {
+    /// (IAM action, resource ARNs) pairs; all must be allowed.
+    pub actions: &'a [(String, Vec<String>)],
+    /// Service condition keys from the request.
+    pub condition_keys: &'a [(String, String)],
+    /// The client connection, when there is one.
+    pub client: Option<ClientInfo>,
+    /// Region of the signature's scope.
+    pub region: &'a str,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// The decision and what it rests on.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// Allowed or denied.
+    pub outcome: Outcome,
+    /// The deciding statement (`policy/Sid`), if one decided.
+    pub statement: Option<String>,
+    /// The grant the deciding statement came from, if any.
+    pub grant: Option<String>,
+    /// The first (action, resource) not allowed, when denied.
+    pub denied: Option<(String, String)>,
+    /// Grants in force that the session carried.
+    pub grants_in_force: Vec<String>,
+}
+
+impl Evaluation {
+    /// Whether the call may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+}
+
+/// Evaluates `principal`'s effective policy (standing plus the grants in
+/// force among `grants`) for a call, with the global condition keys the
+/// gateway knows: source IP, TLS, time, region, user name, principal type
+/// and tags.
+pub fn evaluate_call(
+    authority: &Authority,
+    principal: &Arc<Principal>,
+    grants: &[String],
+    facts: &CallFacts<'_>,
+) -> Evaluation {
+    let mut context = RequestContext::new();
+    for (action, resources) in facts.actions {
+        if resources.is_empty() {
+            context.add_request(action.as_str(), "*");
+        }
+        for resource in resources {
+            context.add_request(action.as_str(), resource.as_str());
+        }
+    }
+    for (key, value) in facts.condition_keys {
+        context.set(key.as_str(), value.as_str());
+    }
+    if let Some(info) = facts.client {
+        context.set("aws:SourceIp", info.addr.ip().to_string());
+        context.set(
+            "aws:SecureTransport",
+            if info.tls { "true" } else { "false" },
+        );
+    }
+    context.set("aws:CurrentTime", crate::audit::rfc3339_secs(facts.now));
+    context.set("aws:EpochTime", facts.now.to_string());
+    context.set("aws:RequestedRegion", facts.region);
+    context.set("aws:username", principal.name.as_ref());
+    context.set("aws:userid", principal.name.as_ref());
+    context.set(
+        "aws:PrincipalType",
+        match principal.kind {
+            PrincipalKind::Person => "User",
+            PrincipalKind::Workload => "AssumedRole",
+        },
+    );
+    for (key, value) in &principal.tags {
+        context.set(format!("aws:PrincipalTag/{key}"), value.as_str());
+    }
+    let effective = authority.effective_policy(principal, grants, facts.now);
+    let decision = effective.policy.evaluate(&context);
+    let statement = decision
+        .deciding
+        .map(|s| effective.policy.describe(s).to_string());
+    let grant = decision
+        .deciding
+        .and_then(|s| effective.grant_of(s))
+        .map(str::to_owned);
+    let denied = (!decision.is_allowed()).then(|| {
+        decision
+            .request
+            .and_then(|i| context.requests().get(i))
+            .map_or(("?".to_owned(), "?".to_owned()), |p| {
+                (p.action.to_string(), p.resource.to_string())
+            })
+    });
+    Evaluation {
+        outcome: decision.outcome,
+        statement,
+        grant,
+        denied,
+        grants_in_force: effective.grants.clone(),
+    }
+}
