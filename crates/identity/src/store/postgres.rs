@@ -895,6 +895,45 @@ mod tests {
 
     #[tokio::test]
     #[ignore = "needs PostgreSQL: tests/run.sh starts one and runs ignored tests with COUNTERSIGN_TEST_POSTGRES_URL"]
+    async fn a_change_without_a_notification_is_caught_by_the_periodic_check() {
+        let db = TestDb::new().await;
+        let b = db.open().await;
+        let mut b_changes = b.changes();
+        let before = *b_changes.borrow_and_update();
+        // A write that notifies nobody (as if the notification were lost).
+        let (writer, connection) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+        let task = tokio::spawn(connection);
+        writer
+            .batch_execute(
+                "INSERT INTO principal_epochs VALUES ('alice', 7);
+                 UPDATE meta SET version = version + 1",
+            )
+            .await
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        tokio::time::timeout(FALLBACK_EVERY + Duration::from_secs(2), b_changes.changed())
+            .await
+            .expect("B ticks from its periodic check")
+            .unwrap();
+        assert!(
+            started.elapsed() > Duration::from_millis(500),
+            "no notification was sent, so the tick came from the periodic check"
+        );
+        assert_eq!(*b_changes.borrow_and_update(), before + 1);
+        assert_eq!(
+            b.snapshot(0).await.unwrap().principal_epochs.get("alice"),
+            Some(&7)
+        );
+        // Nothing moved since: no further tick at the next check.
+        tokio::time::sleep(FALLBACK_EVERY + Duration::from_secs(1)).await;
+        assert!(!b_changes.has_changed().unwrap());
+        drop((writer, b));
+        task.abort();
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: tests/run.sh starts one and runs ignored tests with COUNTERSIGN_TEST_POSTGRES_URL"]
     async fn the_listener_reconnects_and_ticks() {
         let db = TestDb::new().await;
         let a = db.open().await;
