@@ -498,8 +498,9 @@ struct Listener {
 }
 
 impl Listener {
-    /// Connects, listens, then reads the change counter into `changes`
-    /// (ticking it): anything committed later is notified.
+    /// Connects, listens, then reads the change counter into `changes`,
+    /// ticking it even if the counter did not move (after a reconnection
+    /// every receiver must reload): anything committed later is notified.
     async fn connect(config: &Config, changes: &watch::Sender<u64>) -> Result<Self, String> {
         let (client, mut connection) = config
             .connect(NoTls)
@@ -627,10 +628,10 @@ async fn listen(config: Config, changes: Arc<watch::Sender<u64>>, listener: List
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 match Listener::connect(&config, &changes).await {
                     Ok(listener) => {
+                        // `connect` ticked the channel (unconditionally):
+                        // notifications may have been missed, so reload.
                         backoff = FIRST_BACKOFF;
                         tracing::info!("postgres store: change listener reconnected");
-                        // Notifications may have been missed: reload.
-                        changes.send_modify(|_| {});
                         listener
                     }
                     Err(e) => {
