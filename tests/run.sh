@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of Countersign: formatting-independent unit and
 # integration tests of the whole workspace, the Rust SDK end-to-end test,
-# and the Python end-to-end suite (boto3, AWS CLI) against moto_server.
-# Installs what it needs: a Python virtual environment with pinned packages.
+# the store tests against a real PostgreSQL, and the Python end-to-end suite
+# (boto3, AWS CLI) against moto_server.
+# Installs what it needs: a Python virtual environment with pinned packages,
+# and (see tests/postgres.sh) a throwaway PostgreSQL server unless
+# COUNTERSIGN_TEST_POSTGRES_URL points at one.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -26,8 +29,15 @@ cargo build --locked -p countersign
 export COUNTERSIGN_BIN="$repo/target/debug/countersign"
 export COUNTERSIGN_PYTHON="$venv/bin/python"
 
+echo "== PostgreSQL for the store tests"
+# shellcheck source=tests/postgres.sh
+source "$repo/tests/postgres.sh"
+
 echo "== cargo test (workspace: unit, conformance, differential, corpus replay, SDK end to end)"
 cargo test --locked --workspace
+
+echo "== cargo test (identity store against PostgreSQL: the ignored tests)"
+cargo test --locked -p countersign-identity -- --ignored
 
 echo "== end to end: boto3 and the AWS CLI through the gateway to moto_server"
 "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider
