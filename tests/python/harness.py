@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -177,3 +178,165 @@ path = "{self.audit_path}"
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+# -- Issued credentials and just-in-time grants -----------------------------
+
+JIT_BUCKET = "jit-data"
+ADMIN_TOKENS = {
+    "alice": "alice-admin-token-0123456789abcdef",
+    "bob": "bob-admin-token-0123456789abcdefgh",
+    "carol": "carol-admin-token-0123456789abcdef",
+    "dave": "dave-admin-token-0123456789abcdefg",
+    "ops": "ops-operator-token-0123456789abcdef",
+}
+KEY_1 = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE="
+KEY_2 = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI="
+
+
+def key_ring(*entries):
+    """Key ring TOML from (id, state, base64 secret) triples."""
+    return "".join(f'[[key]]\nid = {i}\nstate = "{s}"\nsecret = "{k}"\n' for i, s, k in entries)
+
+
+class JitGateway(Gateway):
+    """A gateway whose principals hold no static keys: only issued
+    credentials, standing policies and just-in-time grants.
+
+    alice (group data) reads; she may request `uploads-writer` (writes under
+    jit-data/uploads/, approved by one member of group sre: bob or dave) and
+    `quick-writer` (same policy, automatic approval, for expiry tests).
+    carol is in no group. ops is an operator."""
+
+    def __init__(self, upstream_url, access_key_id, secret_access_key, store, ring, state_dir=None):
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="countersign-jit-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.audit_path = self.dir / f"audit-{self.port}.jsonl"
+        self.log_path = self.dir / f"gateway-{self.port}.log"
+        (self.dir / "keyring.toml").write_text(ring)
+        tokens = "".join(
+            f'[[admin_token]]\nprincipal = "{p}"\ntoken = "{t}"\noperator = {"true" if p == "ops" else "false"}\n'
+            for p, t in ADMIN_TOKENS.items())
+        config = f"""
+[server]
+listen = "127.0.0.1:{self.port}"
+admin_listen = "127.0.0.1:{self.admin_port}"
+
+[upstream]
+endpoint_override = "{upstream_url}"
+access_key_id = "{access_key_id}"
+secret_access_key = "{secret_access_key}"
+
+[identity]
+key_ring_file = "keyring.toml"
+store = "{store}"
+default_ttl = "15m"
+
+[[principal]]
+name = "alice"
+kind = "person"
+groups = ["data"]
+tags = {{ team = "data" }}
+policies = ["s3-read"]
+
+[[principal]]
+name = "bob"
+kind = "person"
+groups = ["sre"]
+policies = ["s3-read"]
+
+[[principal]]
+name = "dave"
+kind = "person"
+policies = ["s3-read"]
+
+[[principal]]
+name = "carol"
+kind = "person"
+policies = ["s3-read"]
+
+[[principal]]
+name = "ops"
+kind = "person"
+policies = []
+
+[[group]]
+name = "sre"
+members = ["dave"]
+
+[[group]]
+name = "data"
+
+[[role]]
+name = "uploads-writer"
+policies = ["write-uploads"]
+requesters = ["group:data", "group:sre"]
+max_duration = "2h"
+approver_group = "sre"
+approvals = 1
+require_reason = true
+
+[[role]]
+name = "quick-writer"
+policies = ["write-uploads"]
+requesters = ["group:data"]
+max_duration = "10m"
+require_reason = true
+
+{tokens}
+
+[policy.s3-read]
+document = '''{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"WhoAmI","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}},
+  {{"Sid":"ReadData","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::{JIT_BUCKET}","arn:aws:s3:::{JIT_BUCKET}/*"]}}
+]}}'''
+
+[policy.write-uploads]
+document = '''{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"WriteUploads","Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::{JIT_BUCKET}/uploads/*"}}
+]}}'''
+
+[audit]
+sink = "file"
+path = "{self.audit_path}"
+"""
+        self.config_path = self.dir / f"countersign-{self.port}.toml"
+        self.config_path.write_text(config)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([countersign_binary(), "serve", "--config", str(self.config_path)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port)
+        wait_for_port(self.admin_port)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_url = f"http://127.0.0.1:{self.admin_port}"
+
+    def api(self, method, path, as_principal, body=None):
+        """Calls the admin API as a principal; returns (status, json)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.admin_url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {ADMIN_TOKENS[as_principal]}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def cli(self, as_principal, *args):
+        """Runs `countersign ARGS` against this gateway's admin API."""
+        env = dict(os.environ, COUNTERSIGN_ADMIN_URL=self.admin_url,
+                   COUNTERSIGN_ADMIN_TOKEN=ADMIN_TOKENS[as_principal])
+        return subprocess.run([countersign_binary(), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    def issue(self, as_principal, **body):
+        status, creds = self.api("POST", "/v1/credentials", as_principal, body)
+        assert status == 200, creds
+        return creds
+
+    def issued_client(self, service, creds):
+        cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"})
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id=creds["AccessKeyId"],
+                            aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"], config=cfg)
