@@ -41,11 +41,11 @@ pub fn issue(
     };
     let field = |k: &str| answer[k].as_str().unwrap_or_default().to_owned();
     match format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&answer).unwrap_or_default()
         ),
-        Format::CredentialProcess => println!(
+        Format::CredentialProcess => crate::outln!(
             "{}",
             json!({
                 "Version": 1,
@@ -56,7 +56,7 @@ pub fn issue(
             })
         ),
         Format::Env => {
-            println!(
+            crate::outln!(
                 "# {} until {} (grants: {})",
                 field("Principal"),
                 field("Expiration"),
@@ -70,9 +70,9 @@ pub fn issue(
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "none".into())
             );
-            println!("export AWS_ACCESS_KEY_ID={}", field("AccessKeyId"));
-            println!("export AWS_SECRET_ACCESS_KEY={}", field("SecretAccessKey"));
-            println!("export AWS_SESSION_TOKEN={}", field("SessionToken"));
+            crate::outln!("export AWS_ACCESS_KEY_ID={}", field("AccessKeyId"));
+            crate::outln!("export AWS_SECRET_ACCESS_KEY={}", field("SecretAccessKey"));
+            crate::outln!("export AWS_SESSION_TOKEN={}", field("SessionToken"));
         }
     }
     ExitCode::SUCCESS
@@ -98,7 +98,7 @@ pub fn revoke(
     };
     match call(admin, http::Method::POST, &path, Some(body)) {
         Ok(a) => {
-            println!("{a}");
+            crate::outln!("{a}");
             ExitCode::SUCCESS
         }
         Err(code) => code,

@@ -140,11 +140,11 @@ pub(crate) fn explain(
             Outcome::Unknown(why) => {
                 let allowed = config.authorization.allow_unknown_operations;
                 if json_out {
-                    println!("{}", json!({"principal": &*caller.name, "operation": null, "unknown": why.to_string(), "decision": if allowed {"allow"} else {"deny"}}));
+                    crate::outln!("{}", json!({"principal": &*caller.name, "operation": null, "unknown": why.to_string(), "decision": if allowed {"allow"} else {"deny"}}));
                 } else {
-                    println!("principal: {} ({how})", caller.name);
-                    println!("operation: unknown ({why})");
-                    println!("decision:  {} (authorization.allow_unknown_operations = {allowed})", if allowed { "allow" } else { "deny" });
+                    crate::outln!("principal: {} ({how})", caller.name);
+                    crate::outln!("operation: unknown ({why})");
+                    crate::outln!("decision:  {} (authorization.allow_unknown_operations = {allowed})", if allowed { "allow" } else { "deny" });
                 }
                 return if allowed { ExitCode::SUCCESS } else { ExitCode::from(1) };
             }
@@ -172,7 +172,7 @@ pub(crate) fn explain(
             },
         );
         if json_out {
-            println!(
+            crate::outln!(
                 "{}",
                 json!({
                     "principal": &*caller.name,
@@ -189,23 +189,23 @@ pub(crate) fn explain(
                 })
             );
         } else {
-            println!("principal: {} ({how})", caller.name);
-            println!("operation: {}:{}", classified.service, classified.operation);
+            crate::outln!("principal: {} ({how})", caller.name);
+            crate::outln!("operation: {}:{}", classified.service, classified.operation);
             for (a, r) in &actions {
-                println!("action:    {a} on {}", if r.is_empty() { "*".to_owned() } else { r.join(", ") });
+                crate::outln!("action:    {a} on {}", if r.is_empty() { "*".to_owned() } else { r.join(", ") });
             }
             if !grants.is_empty() {
-                println!("grants:    carried {}; in force {}", grants.join(", "), if evaluation.grants_in_force.is_empty() { "none".to_owned() } else { evaluation.grants_in_force.join(", ") });
+                crate::outln!("grants:    carried {}; in force {}", grants.join(", "), if evaluation.grants_in_force.is_empty() { "none".to_owned() } else { evaluation.grants_in_force.join(", ") });
             }
-            println!("decision:  {}", evaluation.outcome.as_str());
+            crate::outln!("decision:  {}", evaluation.outcome.as_str());
             if let Some(s) = &evaluation.statement {
-                println!("statement: {s}");
+                crate::outln!("statement: {s}");
             }
             if let Some(g) = &evaluation.grant {
-                println!("grant:     {g}");
+                crate::outln!("grant:     {g}");
             }
             if let Some((a, r)) = &evaluation.denied {
-                println!("denied:    {a} on {r}");
+                crate::outln!("denied:    {a} on {r}");
             }
         }
         if evaluation.is_allowed() { ExitCode::SUCCESS } else { ExitCode::from(1) }

@@ -21,8 +21,8 @@ fn print_grant(g: &Value) {
         .as_u64()
         .map(|e| e.to_string())
         .unwrap_or_else(|| "-".into());
-    println!(
-        "{}\t{}\t{}\t{}\tends_at={}\tapprovals={}\treason={}",
+    crate::outln!(
+        "{}\t{}\t{}\t{}\tuntil={}\tapprovals={}\treason={}",
         s("id"),
         s("state"),
         s("principal"),
@@ -41,7 +41,7 @@ fn finish(result: Result<Value, ExitCode>, json_out: bool) -> ExitCode {
     match result {
         Ok(v) => {
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else if let Some(list) = v["grants"].as_array() {
                 for g in list {
                     print_grant(g);

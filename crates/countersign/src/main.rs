@@ -14,6 +14,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends quietly when stdout is closed (`| head`) instead of
+/// panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod admin_client;
 mod ca_cmd;
 mod classify_cmd;
@@ -416,7 +426,7 @@ fn main() -> ExitCode {
                 eprintln!("--state must be active, verify-only or retired");
                 return ExitCode::from(2);
             }
-            println!(
+            crate::outln!(
                 "[[key]]\nid = {id}\nstate = \"{state}\"\nsecret = \"{}\"",
                 countersign_identity::keyring::generate_master_key()
             );
@@ -432,7 +442,7 @@ fn main() -> ExitCode {
             let token =
                 countersign_identity::keyring::generate_master_key().replace(['+', '/', '='], "");
             eprintln!("token (give it to {principal}; it is not stored anywhere): {token}");
-            println!(
+            crate::outln!(
                 "[[admin_token]]\nprincipal = \"{principal}\"\noperator = {operator}\ntoken_sha256 = \"{}\"",
                 hex_digest(&token)
             );

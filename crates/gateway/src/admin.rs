@@ -243,6 +243,9 @@ struct NoteBody {
 fn grant_json(g: &Grant, at: u64) -> serde_json::Value {
     let mut v = serde_json::to_value(g).unwrap_or_default();
     v["state"] = json!(g.state_at(at).as_str());
+    v["requested"] = json!(crate::audit::rfc3339_secs(g.requested_at));
+    v["starts"] = json!(g.starts_at.map(crate::audit::rfc3339_secs));
+    v["ends"] = json!(g.ends_at.map(crate::audit::rfc3339_secs));
     v
 }
 
