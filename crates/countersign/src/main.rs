@@ -476,7 +476,7 @@ fn main() -> ExitCode {
         } => classify_cmd::classify(&request, &account, json),
         Command::Config {
             command: ConfigCommand::Check { file },
-        } => match Config::load(&file) {
+        } => match Config::load(&file).and_then(|c| c.key_ring().map(|_| c)) {
             Ok(c) => {
                 eprintln!(
                     "{}: OK ({} principal(s), {} polic(ies))",

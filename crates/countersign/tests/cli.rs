@@ -156,3 +156,47 @@ fn classify_a_captured_request() {
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("unknown"), "{out}");
 }
+
+#[test]
+fn the_deploy_examples_are_valid_configurations() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy");
+    let path = format!("{root}/countersign.example.toml");
+    let (code, _, stderr) = countersign(&["config", "check", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    // The JIT walkthrough: the example next to a generated key ring.
+    let dir = temp_dir("jit-example");
+    let example = std::fs::read_to_string(format!("{root}/jit.example.toml")).unwrap();
+    let path = write(&dir, "jit.example.toml", &example);
+    let (code, _, stderr) = countersign(&["config", "check", &path]);
+    assert_ne!(code, 0, "no keyring.toml yet");
+    assert!(stderr.contains("identity.key_ring_file"), "{stderr}");
+    let (_, ring, _) = countersign(&["keys", "generate"]);
+    write(&dir, "keyring.toml", &ring);
+    let (code, _, stderr) = countersign(&["config", "check", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn keys_generate_makes_a_usable_key_ring_and_token_entry() {
+    let dir = temp_dir("keys");
+    let (code, ring, _) = countersign(&["keys", "generate", "--id", "3"]);
+    assert_eq!(code, 0);
+    assert!(
+        ring.contains("id = 3") && ring.contains("state = \"active\""),
+        "{ring}"
+    );
+    let ring_path = write(&dir, "ring.toml", &ring);
+    let (code, entry, stderr) = countersign(&["keys", "token", "--principal", "ops", "--operator"]);
+    assert_eq!(code, 0);
+    let token = stderr.rsplit(": ").next().unwrap().trim().to_owned();
+    assert!(token.len() >= 24, "{stderr}");
+    assert!(!entry.contains(&token), "the entry holds only the digest");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[identity]\nkey_ring_file = \"{ring_path}\"\nstore = \"sqlite::memory:\"\n[[principal]]\nname = \"ops\"\n{entry}"
+    );
+    let config_path = write(&dir, "c.toml", &config);
+    let (code, _, stderr) = countersign(&["config", "check", &config_path]);
+    assert_eq!(code, 0, "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

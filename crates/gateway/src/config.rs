@@ -950,6 +950,85 @@ document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s
         assert!(e.contains("limits.max_connections"), "{e}");
     }
 
+    const JIT: &str = r#"
+[[principal]]
+name = "alice"
+groups = ["data"]
+tags = { team = "data" }
+
+[[principal]]
+name = "bob"
+
+[[group]]
+name = "data"
+
+[[group]]
+name = "sre"
+members = ["bob"]
+
+[[role]]
+name = "writer"
+policies = ["s3-read"]
+requesters = ["group:data"]
+max_duration = "2h"
+approver_group = "sre"
+
+[[admin_token]]
+principal = "alice"
+token = "alice-token-0123456789abcdef"
+"#;
+
+    #[test]
+    fn roles_groups_and_tokens_parse_into_a_directory() {
+        let c = Config::from_toml(&format!("{EXAMPLE}{JIT}"), Path::new(".")).expect("valid");
+        let d = c.directory().unwrap();
+        assert!(d.is_member("bob", "sre") && d.is_member("alice", "data"));
+        let role = d.role("writer").unwrap();
+        assert_eq!(role.max_duration_secs, 7200);
+        assert!(role.require_reason && !role.require_ticket);
+        assert!(d.may_request("alice", role) && !d.may_request("bob", role));
+        assert_eq!(
+            d.principal("alice")
+                .unwrap()
+                .tags
+                .get("team")
+                .map(String::as_str),
+            Some("data")
+        );
+        assert_eq!(c.credential_ttls().unwrap(), (900, 43_200));
+    }
+
+    #[test]
+    fn identity_errors_name_the_key() {
+        let base = format!("{EXAMPLE}{JIT}");
+        let e = error_of(&base.replace(
+            "policies = [\"s3-read\"]\nrequesters",
+            "policies = [\"nope\"]\nrequesters",
+        ));
+        assert!(e.contains("nope"), "{e}");
+        let e = error_of(&base.replace("max_duration = \"2h\"", "max_duration = \"soon\""));
+        assert!(e.contains("role[0].max_duration"), "{e}");
+        let e = error_of(&base.replace("approver_group = \"sre\"", "approver_group = \"ghosts\""));
+        assert!(e.contains("ghosts"), "{e}");
+        let e = error_of(&base.replace(
+            "principal = \"alice\"\ntoken",
+            "principal = \"mallory\"\ntoken",
+        ));
+        assert!(e.contains("admin_token[0].principal"), "{e}");
+        let e = error_of(&base.replace("alice-token-0123456789abcdef", "short"));
+        assert!(e.contains("admin_token[0].token"), "{e}");
+        let e = error_of(&format!(
+            "{base}\n[identity]\nkey_ring_file = \"ring.toml\"\n"
+        ));
+        assert!(e.contains("identity.store"), "{e}");
+        let e = error_of(&format!("{base}\n[identity]\nstore = \"mysql://x\"\n"));
+        assert!(e.contains("identity.store"), "{e}");
+        let e = error_of(&format!("{base}\n[identity]\ndefault_ttl = \"13h\"\n"));
+        assert!(e.contains("identity.default_ttl"), "{e}");
+        let e = error_of(&EXAMPLE.replace("AKCSEXAMPLE000000001", "CSGWEXAMPLE000000001"));
+        assert!(e.contains("CSGW"), "{e}");
+    }
+
     #[test]
     fn embedded_default_is_valid_and_random() {
         let (a, (id_a, _)) = embedded_default();
