@@ -4,15 +4,19 @@ with gateway-issued credentials only. SQLite for one replica, PostgreSQL
 (started by tests/run.sh) for two."""
 
 import json
+import subprocess
+import sys
 import os
 import shutil
 import urllib.error
 import urllib.request
 import time
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness import JIT_BUCKET, KEY_1, KEY_2, REGION, JitGateway, key_ring
@@ -350,3 +354,44 @@ def test_two_replicas_on_postgres_enforce_a_revocation_within_a_second(moto, ups
         b.stop()
         shutil.rmtree(a.dir, ignore_errors=True)
         shutil.rmtree(b.dir, ignore_errors=True)
+
+
+def test_presigned_urls_with_issued_credentials(jit):
+    creds = jit.issue("alice")
+    signer = boto3.client("s3", endpoint_url=jit.url, region_name=REGION,
+                          aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                          aws_session_token=creds["SessionToken"],
+                          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    url = signer.generate_presigned_url("get_object", Params={"Bucket": JIT_BUCKET, "Key": "reports/q3.csv"},
+                                        ExpiresIn=300)
+    assert "X-Amz-Security-Token=" in url
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.read() == b"a,b\n1,2\n"
+    # Without the token the presigned URL is refused.
+    stripped = "&".join(p for p in url.split("&") if not p.startswith("X-Amz-Security-Token="))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(stripped, timeout=10)
+    assert e.value.code in (400, 403)
+
+
+def test_the_aws_cli_with_credential_process(jit, tmp_path):
+    """An unmodified AWS CLI whose profile runs `countersign creds issue
+    --format credential-process`: it never sees a long-lived key."""
+    from harness import ADMIN_TOKENS, countersign_binary
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[default]\n"
+        f"credential_process = {countersign_binary()} creds issue --format credential-process --ttl 10m\n"
+        "s3 =\n    addressing_style = path\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_ENDPOINT_URL=jit.url, AWS_DEFAULT_REGION=REGION, AWS_MAX_ATTEMPTS="1",
+               COUNTERSIGN_ADMIN_URL=jit.admin_url, COUNTERSIGN_ADMIN_TOKEN=ADMIN_TOKENS["alice"])
+    aws = str(Path(sys.executable).with_name("aws"))
+    out = subprocess.run([aws, "s3", "ls", f"s3://{JIT_BUCKET}/reports/"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "q3.csv" in out.stdout
+    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/uploads/cli.txt"], input="x", env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
