@@ -392,6 +392,6 @@ def test_the_aws_cli_with_credential_process(jit, tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "q3.csv" in out.stdout
-    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/uploads/cli.txt"], input="x", env=env,
+    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt"], input="x", env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
