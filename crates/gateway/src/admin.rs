@@ -260,9 +260,7 @@ fn may_see(gateway: &Gateway, actor: &Actor, grant: &Grant) -> bool {
 
 async fn after_write(gateway: &Gateway) {
     // Answer only once this replica enforces the change.
-    if let Err(e) =
-        crate::identity::reload_snapshot(&gateway.identity, gateway.store.as_ref()).await
-    {
+    if let Err(e) = crate::identity::refresh(gateway).await {
         tracing::warn!(error = %e, "reloading grants after a change failed");
     }
 }
@@ -360,6 +358,11 @@ where
                 .identity
                 .issue(&principal, body.grants.as_deref(), ttl, now)
                 .map_err(|e| ApiError::bad(e.to_string()))?;
+            gateway
+                .metrics
+                .credential_events
+                .with_label_values(&["issued"])
+                .inc();
             gateway.audit.write_event(&json!({
                 "time": crate::audit::rfc3339_secs(now),
                 "event": "credentials_issued",
@@ -409,6 +412,11 @@ where
             };
             gateway.store.revoke_credential(&revoked).await?;
             after_write(gateway).await;
+            gateway
+                .metrics
+                .credential_events
+                .with_label_values(&["revoked"])
+                .inc();
             gateway.audit.write_event(&json!({
                 "time": crate::audit::rfc3339_secs(now),
                 "event": "credentials_revoked",
@@ -429,6 +437,11 @@ where
             }
             let epoch = gateway.store.bump_principal_epoch(name).await?;
             after_write(gateway).await;
+            gateway
+                .metrics
+                .credential_events
+                .with_label_values(&["sessions_revoked"])
+                .inc();
             gateway.audit.write_event(&json!({
                 "time": crate::audit::rfc3339_secs(now),
                 "event": "sessions_revoked",
@@ -473,6 +486,19 @@ where
                         ApiError::bad(format!("state {v:?} is not a grant state"))
                     })?),
                     _ => return Err(ApiError::bad(format!("unknown query parameter {k:?}"))),
+                }
+            }
+            let approves_something = directory.roles().iter().any(|r| {
+                matches!(&r.approval, countersign_identity::directory::Approval::Approvers { group, .. }
+                    if directory.is_member(&actor.principal, group))
+            });
+            if !actor.operator && !approves_something {
+                // They can only see their own: ask the store for just those.
+                match &filter.principal {
+                    Some(p) if *p != actor.principal => {
+                        return Ok((StatusCode::OK, json!({ "grants": [] })))
+                    }
+                    _ => filter.principal = Some(actor.principal.clone()),
                 }
             }
             let listed = gateway.store.grants(&filter).await?;

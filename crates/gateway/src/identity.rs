@@ -179,6 +179,11 @@ pub struct GrantAuditEvent<'a> {
 pub fn audit_transition(gateway: &Gateway, before: Option<&Grant>, after: &Grant) {
     let seen = before.map_or(0, |b| b.history.len());
     for event in after.history.iter().skip(seen) {
+        gateway
+            .metrics
+            .grant_transitions
+            .with_label_values(&[event.action.as_str()])
+            .inc();
         gateway.audit.write_event(&GrantAuditEvent {
             time: crate::audit::rfc3339_secs(event.at),
             event: "grant",
@@ -192,6 +197,22 @@ pub fn audit_transition(gateway: &Gateway, before: Option<&Grant>, after: &Grant
             ends_at: after.ends_at.map(crate::audit::rfc3339_secs),
         });
     }
+}
+
+/// Reloads the snapshot and records the outcome in the metrics.
+pub async fn refresh(gateway: &Gateway) -> Result<(), StoreError> {
+    let result = reload_snapshot(&gateway.identity, gateway.store.as_ref()).await;
+    let label = if result.is_ok() { "ok" } else { "error" };
+    gateway
+        .metrics
+        .snapshot_reloads
+        .with_label_values(&[label])
+        .inc();
+    gateway
+        .metrics
+        .snapshot_version
+        .set(i64::try_from(gateway.identity.snapshot().version).unwrap_or(i64::MAX));
+    result
 }
 
 /// Keeps this replica's snapshot current until `stop`: reloads whenever the
@@ -209,7 +230,7 @@ pub async fn run_sync(gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
                     tracing::error!("identity store change channel closed; grants are no longer refreshed");
                     return;
                 }
-                if let Err(e) = reload_snapshot(&gateway.identity, gateway.store.as_ref()).await {
+                if let Err(e) = refresh(&gateway).await {
                     tracing::warn!(error = %e, "reloading grants failed; retrying on the next change or sweep");
                 }
             }

@@ -18,6 +18,14 @@ pub struct Metrics {
     pub open_connections: IntGauge,
     /// The per-phase histograms, resolved once (label lookups hash and lock).
     pub phase: Phases,
+    /// Grant transitions by action (requested, approved, activated, denied, revoked, expired).
+    pub grant_transitions: IntCounterVec,
+    /// Credentials issued, and revoked (one credential or all of a principal's).
+    pub credential_events: IntCounterVec,
+    /// Reloads of the grants snapshot from the store, by result.
+    pub snapshot_reloads: IntCounterVec,
+    /// The store's change counter in the snapshot this replica enforces.
+    pub snapshot_version: IntGauge,
 }
 
 /// One histogram handle per pipeline phase.
@@ -74,8 +82,36 @@ impl Metrics {
             "Client connections open now",
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let counter = |name: &str, help: &str, label: &str| {
+            IntCounterVec::new(Opts::new(name, help), &[label])
+                .unwrap_or_else(|e| unreachable!("static metric definition: {e}"))
+        };
+        let grant_transitions = counter(
+            "countersign_grant_transitions_total",
+            "Grant transitions by action",
+            "action",
+        );
+        let credential_events = counter(
+            "countersign_credential_events_total",
+            "Issued credentials: issued, revoked, sessions_revoked",
+            "event",
+        );
+        let snapshot_reloads = counter(
+            "countersign_identity_snapshot_reloads_total",
+            "Reloads of grants and revocations from the store, by result",
+            "result",
+        );
+        let snapshot_version = IntGauge::new(
+            "countersign_identity_snapshot_version",
+            "The store change counter this replica enforces",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(grant_transitions.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(credential_events.clone()),
+            Box::new(snapshot_reloads.clone()),
+            Box::new(snapshot_version.clone()),
+            Box::new(requests.clone()),
             Box::new(phase_seconds.clone()),
             Box::new(upstream_errors.clone()),
             Box::new(open_connections.clone()),
@@ -97,6 +133,10 @@ impl Metrics {
             upstream_errors,
             open_connections,
             phase,
+            grant_transitions,
+            credential_events,
+            snapshot_reloads,
+            snapshot_version,
         }
     }
 
