@@ -336,6 +336,13 @@ def test_two_replicas_on_postgres_enforce_a_revocation_within_a_second(moto, ups
             assert time.monotonic() - revoked_at < 1.0, "replica B still allowed the write after 1 s"
             time.sleep(0.02)
         assert time.monotonic() - revoked_at < 1.0
+
+        def metric(gw, name):
+            _, text = gw.admin("/metrics")
+            return [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
+        # Both replicas enforce the same store version; A recorded the transitions.
+        assert metric(a, "countersign_identity_snapshot_version") == metric(b, "countersign_identity_snapshot_version")
+        assert metric(a, 'countersign_grant_transitions_total{action="revoked"}') == [1.0]
         # Same for revoking a credential on B: A refuses it within a second.
         status, _ = b.api("POST", f"/v1/credentials/{creds['AccessKeyId']}/revoke", "ops", {})
         assert status == 200
