@@ -115,3 +115,82 @@ pub fn evaluate_call(
         grants_in_force: effective.grants.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use countersign_identity::authority::AuthorityOptions;
+    use countersign_identity::directory::{PrincipalKind, PrincipalSpec};
+    use countersign_identity::{Directory, KeyRing, KeyState};
+    use countersign_policy::PolicyDocument;
+
+    use super::*;
+
+    fn authority() -> Authority {
+        let doc = PolicyDocument::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Sid":"TeamPrefix","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/${aws:PrincipalTag/team}/*"},
+              {"Sid":"OnlyTls","Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+              {"Sid":"People","Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalType":"User","aws:username":"alice"}}}
+            ]}"#,
+        )
+        .unwrap();
+        let directory = Directory::new(
+            vec![PrincipalSpec {
+                name: "alice".into(),
+                kind: PrincipalKind::Person,
+                tags: BTreeMap::from([("team".to_owned(), "blue".to_owned())]),
+                groups: vec![],
+                policies: vec![("standing".into(), doc)],
+            }],
+            vec![],
+            vec![],
+        )
+        .unwrap();
+        Authority::new(
+            KeyRing::from_keys([(1, KeyState::Active, &[3u8; 32][..])]).unwrap(),
+            Arc::new(directory),
+            AuthorityOptions::default(),
+        )
+    }
+
+    fn decide(a: &Authority, action: &str, resource: &str, tls: bool) -> Evaluation {
+        let principal = a.directory().principal("alice").unwrap().clone();
+        let actions = [(action.to_owned(), vec![resource.to_owned()])];
+        evaluate_call(
+            a,
+            &principal,
+            &[],
+            &CallFacts {
+                actions: &actions,
+                condition_keys: &[],
+                client: Some(ClientInfo {
+                    addr: "10.0.0.7:5555".parse().unwrap(),
+                    tls,
+                }),
+                region: "us-east-1",
+                now: 1_800_000_000,
+            },
+        )
+    }
+
+    #[test]
+    fn principal_tags_type_and_transport_reach_the_policy() {
+        let a = authority();
+        let e = decide(&a, "s3:GetObject", "arn:aws:s3:::data/blue/x", true);
+        assert!(e.is_allowed(), "{e:?}");
+        assert_eq!(e.statement.as_deref(), Some("standing/TeamPrefix"));
+        assert_eq!(e.grant, None);
+        let e = decide(&a, "s3:GetObject", "arn:aws:s3:::data/red/x", true);
+        assert_eq!(e.outcome, Outcome::ImplicitDeny);
+        assert_eq!(
+            e.denied,
+            Some(("s3:GetObject".into(), "arn:aws:s3:::data/red/x".into()))
+        );
+        let e = decide(&a, "s3:GetObject", "arn:aws:s3:::data/blue/x", false);
+        assert_eq!(e.outcome, Outcome::ExplicitDeny);
+        assert_eq!(e.statement.as_deref(), Some("standing/OnlyTls"));
+        assert!(decide(&a, "sts:GetCallerIdentity", "*", true).is_allowed());
+    }
+}

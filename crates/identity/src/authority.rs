@@ -5,7 +5,7 @@
 //! | cache | key | lifetime |
 //! |---|---|---|
 //! | opened session | SHA-256 of the session token | until the credential expires (checked on every hit) |
-//! | effective policy | (principal, snapshot version, grants in force) | until a grant changes (new version) or one of its grants ends (new set) |
+//! | effective policy | (principal, snapshot version, grants in force) | until its earliest grant ends (per-entry expiry); a grant change is a new version, a grant ending a new set: a different key either way |
 //!
 //! Revocations, grant changes and principal epochs come from a [`Snapshot`]
 //! the gateway installs whenever the store says something changed; every
@@ -125,6 +125,9 @@ pub struct EffectivePolicy {
     pub grants: Vec<String>,
     /// The earliest end among them: the entry is stale from then on.
     pub valid_until: Option<u64>,
+    /// How long the entry may stay cached: until `valid_until`, measured
+    /// from the `now` it was compiled at.
+    cache_for: Option<Duration>,
 }
 
 impl std::fmt::Debug for EffectivePolicy {
@@ -144,6 +147,7 @@ impl EffectivePolicy {
             grant_of_policy: vec![None; principal.policies.len()],
             grants: Vec::new(),
             valid_until: None,
+            cache_for: None,
         }
     }
 
@@ -156,6 +160,20 @@ impl EffectivePolicy {
 }
 
 type PolicyKey = (Arc<str>, u64, Box<[Arc<str>]>);
+
+/// Effective policies leave the cache when their earliest grant ends.
+struct UntilFirstGrantEnds;
+
+impl moka::Expiry<PolicyKey, Arc<EffectivePolicy>> for UntilFirstGrantEnds {
+    fn expire_after_create(
+        &self,
+        _key: &PolicyKey,
+        value: &Arc<EffectivePolicy>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        value.cache_for
+    }
+}
 
 /// Settings of an [`Authority`].
 #[derive(Clone, Copy, Debug)]
@@ -218,8 +236,9 @@ impl Authority {
                 .build(),
             policies: moka::sync::Cache::builder()
                 .max_capacity(10_000)
-                // Keys name the snapshot version, so stale entries are never
-                // hit; this only bounds how long they occupy memory.
+                // Keys name the snapshot version and the grants in force, so
+                // a stale entry is never hit; expiry only frees the memory.
+                .expire_after(UntilFirstGrantEnds)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
             standing,
@@ -344,10 +363,15 @@ impl Authority {
             in_force.iter().map(|g| Arc::from(g.id.as_str())).collect(),
         );
         self.policies
-            .get_with(key, || Arc::new(self.compile(principal, &in_force)))
+            .get_with(key, || Arc::new(self.compile(principal, &in_force, now)))
     }
 
-    fn compile(&self, principal: &Principal, grants: &[&Arc<crate::Grant>]) -> EffectivePolicy {
+    fn compile(
+        &self,
+        principal: &Principal,
+        grants: &[&Arc<crate::Grant>],
+        now: u64,
+    ) -> EffectivePolicy {
         let mut named: Vec<(String, Arc<countersign_policy::PolicyDocument>)> =
             principal.policies.clone();
         let mut grant_of_policy = vec![None; named.len()];
@@ -373,6 +397,7 @@ impl Authority {
                 grant_of_policy,
                 grants: included,
                 valid_until,
+                cache_for: valid_until.map(|end| Duration::from_secs(end.saturating_sub(now))),
             },
             // Every document compiled on its own when the directory was
             // built; if the set does not, grant nothing beyond standing.
