@@ -120,8 +120,8 @@ impl CredentialStore for Issued<'_> {
     where
         Self: 'a;
 
-    fn lookup<'a>(
-        &'a self,
+    fn lookup(
+        &self,
         access_key_id: &str,
         session_token: Option<&str>,
     ) -> Result<Found, LookupError> {
@@ -249,7 +249,11 @@ fn signed(
         ("host".into(), host.into()),
         ("x-amz-content-sha256".into(), payload_hash.clone()),
     ];
-    to_sign.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+    to_sign.extend(
+        extra
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+    );
     let raw: Vec<(&str, &[u8])> = to_sign
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
@@ -286,6 +290,29 @@ fn signed(
     headers
 }
 
+/// Owned (IAM action, resources) pairs and service condition keys.
+type Classified = (Vec<(String, Vec<String>)>, Vec<(String, String)>);
+
+/// Classification as the pipeline's Classify stage does it: the catalog's
+/// answer, converted to the owned pairs the Authorize stage reads.
+fn classify(catalog: &Catalog, view: &countersign_catalog::RequestView<'_>) -> Classified {
+    let outcome = catalog.classify(view);
+    let Some(c) = outcome.known() else {
+        panic!("{} {} classifies", view.method, view.path);
+    };
+    let actions = c
+        .actions
+        .iter()
+        .map(|a| (a.name.to_string(), a.resources.clone()))
+        .collect();
+    let condition_keys = c
+        .condition_keys
+        .iter()
+        .map(|k| (k.key.to_string(), k.value.clone()))
+        .collect();
+    (actions, condition_keys)
+}
+
 /// The pipeline's Classify and Authorize work for a verified request.
 #[allow(clippy::too_many_arguments)]
 fn decide(
@@ -311,20 +338,7 @@ fn decide(
         region,
         account: ACCOUNT,
     };
-    let outcome = catalog.classify(&view);
-    let Some(c) = outcome.known() else {
-        panic!("{} classifies", req.name);
-    };
-    let actions: Vec<(String, Vec<String>)> = c
-        .actions
-        .iter()
-        .map(|a| (a.name.to_string(), a.resources.clone()))
-        .collect();
-    let condition_keys: Vec<(String, String)> = c
-        .condition_keys
-        .iter()
-        .map(|k| (k.key.to_string(), k.value.clone()))
-        .collect();
+    let (actions, condition_keys) = classify(catalog, &view);
     evaluate_call(
         authority,
         &session.principal,
@@ -363,8 +377,8 @@ fn decision(c: &mut Criterion) {
         now - 600,
     )
     .expect("grant request");
-    let grant = approve(authority.directory(), &requested, "bob", None, now - 600)
-        .expect("grant approved");
+    let grant =
+        approve(authority.directory(), &requested, "bob", None, now - 600).expect("grant approved");
     assert!(grant.is_active_at(now));
     authority.install_snapshot(Snapshot {
         active_grants: HashMap::from([(grant.id.clone(), Arc::new(grant.clone()))]),
@@ -450,7 +464,6 @@ fn decision(c: &mut Criterion) {
         tls: true,
     };
 
-    let mut group = c.benchmark_group("decision");
     for req in &reqs {
         // The header views each stage builds from the request's HeaderMap.
         let raw: Vec<(&str, &[u8])> = req
@@ -483,10 +496,17 @@ fn decision(c: &mut Criterion) {
             .verify(&view, time, &issued)
             .expect("verifies with the issued lookup");
         assert_eq!(&*v.credential.0.principal.name, PRINCIPAL);
-        assert_eq!(v.credential.0.claims.grants, [grant.id.clone()]);
-        let effective =
-            authority.effective_policy(&v.credential.0.principal, &v.credential.0.claims.grants, now);
-        assert_eq!(effective.grants, [grant.id.clone()], "the grant is in force");
+        assert_eq!(v.credential.0.claims.grants, [grant.id.as_str()]);
+        let effective = authority.effective_policy(
+            &v.credential.0.principal,
+            &v.credential.0.claims.grants,
+            now,
+        );
+        assert_eq!(
+            effective.grants,
+            [grant.id.as_str()],
+            "the grant is in force"
+        );
         let evaluation = decide(
             catalog,
             &authority,
@@ -507,28 +527,29 @@ fn decision(c: &mut Criterion) {
             req.name
         );
         assert_eq!(evaluation.grant, None);
-        assert_eq!(evaluation.grants_in_force, [grant.id.clone()]);
-        {
-            let view = countersign_catalog::RequestView {
-                method: req.method,
-                host: req.host,
-                path: req.path,
-                query: "",
-                headers: &text,
-                body: &req.body,
-                body_complete: true,
-                service: req.service,
-                region: REGION,
-                account: ACCOUNT,
-            };
-            let outcome = catalog.classify(&view);
-            let known = outcome.known().expect("classifies");
-            assert_eq!(known.actions.len(), 1);
-            assert_eq!(known.actions[0].name, req.action);
-            assert_eq!(known.actions[0].resources, [req.resource.clone()]);
-        }
+        assert_eq!(evaluation.grants_in_force, [grant.id.as_str()]);
+        let catalog_view = countersign_catalog::RequestView {
+            method: req.method,
+            host: req.host,
+            path: req.path,
+            query: "",
+            headers: &text,
+            body: &req.body,
+            body_complete: true,
+            service: req.service,
+            region: REGION,
+            account: ACCOUNT,
+        };
+        let (actions, condition_keys) = classify(catalog, &catalog_view);
+        assert_eq!(
+            actions,
+            [(req.action.to_owned(), vec![req.resource.clone()])],
+            "{} classifies to the expected action and resource",
+            req.name
+        );
         eprintln!("{}: allowed by {statement}", req.name);
 
+        let mut group = c.benchmark_group("decision");
         group.bench_function(format!("verify_only/{}", req.name), |b| {
             b.iter(|| {
                 let v = verifier.verify(black_box(&view), black_box(time), &statics);
@@ -562,8 +583,42 @@ fn decision(c: &mut Criterion) {
                 black_box(evaluation.is_allowed())
             })
         });
+        group.finish();
+
+        // The decision's parts on their own, to see where its time goes.
+        let mut parts = c.benchmark_group("decision_parts");
+        let session = v.credential.0.clone();
+        parts.bench_function(format!("classify/{}", req.name), |b| {
+            b.iter(|| black_box(classify(catalog, black_box(&catalog_view))))
+        });
+        parts.bench_function(format!("effective_policy/{}", req.name), |b| {
+            b.iter(|| {
+                black_box(authority.effective_policy(
+                    black_box(&session.principal),
+                    black_box(&session.claims.grants),
+                    black_box(now),
+                ))
+            })
+        });
+        parts.bench_function(format!("evaluate_call/{}", req.name), |b| {
+            b.iter(|| {
+                let evaluation = evaluate_call(
+                    &authority,
+                    &session.principal,
+                    &session.claims.grants,
+                    &CallFacts {
+                        actions: black_box(&actions),
+                        condition_keys: black_box(&condition_keys),
+                        client: Some(client),
+                        region: REGION,
+                        now: black_box(now),
+                    },
+                );
+                black_box(evaluation.is_allowed())
+            })
+        });
+        parts.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, decision);
