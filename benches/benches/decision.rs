@@ -21,6 +21,11 @@
 //!   pipeline's Classify stage does), then
 //!   [`countersign_gateway::decide::evaluate_call`], the evaluation the
 //!   Authorize stage runs (global condition keys + effective policy).
+//! - `overhead_paired`: `decision` minus `verify_only`, timed in alternating
+//!   batches so that a shared machine's drifting load cancels out.
+//!
+//! Group `decision_parts` times classification, `Authority::effective_policy`
+//! and `evaluate_call` on their own, to show where the decision's time goes.
 //!
 //! Every cache (signing key, session, effective policy) is warm before
 //! timing, and each decision is asserted to be Allow by the expected
@@ -30,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use countersign_catalog::Catalog;
 use countersign_gateway::decide::{evaluate_call, CallFacts};
@@ -53,6 +58,8 @@ const REGION: &str = "us-east-1";
 const PRINCIPAL: &str = "reports-job";
 const STANDING: &str = "reports-read";
 const EMPTY_SHA: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// Iterations per side in one pair of `overhead_paired` batches.
+const PAIR_BATCH: u64 = 64;
 const USER_AGENT: &str = "aws-sdk-rust/1.3.0 ua/2.1 api/s3/1.50.0 os/linux lang/rust/1.85.0";
 
 /// Standing policy of the bench principal: S3 and DynamoDB reads on named
@@ -549,38 +556,61 @@ fn decision(c: &mut Criterion) {
         );
         eprintln!("{}: allowed by {statement}", req.name);
 
+        let verify_only = || {
+            let v = verifier.verify(black_box(&view), black_box(time), &statics);
+            black_box(v.is_ok())
+        };
+        let verify_issued = || {
+            let issued = Issued::new(&authority, black_box(time));
+            let v = verifier.verify(black_box(&view), black_box(time), &issued);
+            black_box(v.is_ok())
+        };
+        let whole = || {
+            let issued = Issued::new(&authority, black_box(time));
+            let v = verifier
+                .verify(black_box(&view), black_box(time), &issued)
+                .expect("verifies");
+            let evaluation = decide(
+                catalog,
+                &authority,
+                &v.credential.0,
+                req,
+                black_box(&text),
+                v.scope.service,
+                v.scope.region,
+                client,
+                black_box(now),
+            );
+            black_box(evaluation.is_allowed())
+        };
         let mut group = c.benchmark_group("decision");
-        group.bench_function(format!("verify_only/{}", req.name), |b| {
-            b.iter(|| {
-                let v = verifier.verify(black_box(&view), black_box(time), &statics);
-                black_box(v.is_ok())
-            })
-        });
+        group.bench_function(format!("verify_only/{}", req.name), |b| b.iter(verify_only));
         group.bench_function(format!("verify_issued/{}", req.name), |b| {
-            b.iter(|| {
-                let issued = Issued::new(&authority, black_box(time));
-                let v = verifier.verify(black_box(&view), black_box(time), &issued);
-                black_box(v.is_ok())
-            })
+            b.iter(verify_issued)
         });
-        group.bench_function(format!("decision/{}", req.name), |b| {
-            b.iter(|| {
-                let issued = Issued::new(&authority, black_box(time));
-                let v = verifier
-                    .verify(black_box(&view), black_box(time), &issued)
-                    .expect("verifies");
-                let evaluation = decide(
-                    catalog,
-                    &authority,
-                    &v.credential.0,
-                    req,
-                    black_box(&text),
-                    v.scope.service,
-                    v.scope.region,
-                    client,
-                    black_box(now),
-                );
-                black_box(evaluation.is_allowed())
+        group.bench_function(format!("decision/{}", req.name), |b| b.iter(whole));
+        // decision − verify_only measured in pairs: batches of PAIR_BATCH
+        // of each, alternately, so load that drifts over more than a batch
+        // (about 0.3 ms) weighs on both sides of the difference alike.
+        group.bench_function(format!("overhead_paired/{}", req.name), |b| {
+            b.iter_custom(|iters| {
+                let (mut base, mut full) = (Duration::ZERO, Duration::ZERO);
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(PAIR_BATCH);
+                    let t = Instant::now();
+                    for _ in 0..n {
+                        verify_only();
+                    }
+                    base += t.elapsed();
+                    let t = Instant::now();
+                    for _ in 0..n {
+                        whole();
+                    }
+                    full += t.elapsed();
+                    left -= n;
+                }
+                full.saturating_sub(base)
             })
         });
         group.finish();
