@@ -46,6 +46,28 @@ impl Evaluation {
     }
 }
 
+/// `aws:CurrentTime` and `aws:EpochTime` for `now`, formatted once per
+/// second per thread rather than per request.
+fn clock_strings(now: u64) -> (Arc<str>, Arc<str>) {
+    use std::cell::RefCell;
+    type Clock = Option<(u64, Arc<str>, Arc<str>)>;
+    thread_local! {
+        static CLOCK: RefCell<Clock> = const { RefCell::new(None) };
+    }
+    CLOCK.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        match &*cached {
+            Some((at, time, epoch)) if *at == now => (time.clone(), epoch.clone()),
+            _ => {
+                let time: Arc<str> = crate::audit::rfc3339_secs(now).into();
+                let epoch: Arc<str> = now.to_string().into();
+                *cached = Some((now, time.clone(), epoch.clone()));
+                (time, epoch)
+            }
+        }
+    })
+}
+
 /// Evaluates `principal`'s effective policy (standing plus the grants in
 /// force among `grants`) for a call, with the global condition keys the
 /// gateway knows: source IP, TLS, time, region, user name, principal type
@@ -56,6 +78,7 @@ pub fn evaluate_call(
     grants: &[String],
     facts: &CallFacts<'_>,
 ) -> Evaluation {
+    let (current_time, epoch_time) = clock_strings(facts.now);
     let mut context = RequestContext::new();
     for (action, resources) in facts.actions {
         if resources.is_empty() {
@@ -75,8 +98,8 @@ pub fn evaluate_call(
             if info.tls { "true" } else { "false" },
         );
     }
-    context.set("aws:CurrentTime", crate::audit::rfc3339_secs(facts.now));
-    context.set("aws:EpochTime", facts.now.to_string());
+    context.set("aws:CurrentTime", &*current_time);
+    context.set("aws:EpochTime", &*epoch_time);
     context.set("aws:RequestedRegion", facts.region);
     context.set("aws:username", principal.name.as_ref());
     context.set("aws:userid", principal.name.as_ref());

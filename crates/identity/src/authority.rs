@@ -128,6 +128,8 @@ pub struct EffectivePolicy {
     /// How long the entry may stay cached: until `valid_until`, measured
     /// from the `now` it was compiled at.
     cache_for: Option<Duration>,
+    /// The ids of the grants in force it was compiled for (its cache key).
+    key_grants: Vec<String>,
 }
 
 impl std::fmt::Debug for EffectivePolicy {
@@ -148,6 +150,7 @@ impl EffectivePolicy {
             grants: Vec::new(),
             valid_until: None,
             cache_for: None,
+            key_grants: Vec::new(),
         }
     }
 
@@ -159,7 +162,11 @@ impl EffectivePolicy {
     }
 }
 
-type PolicyKey = (Arc<str>, u64, Box<[Arc<str>]>);
+/// (principal, snapshot version, fingerprint of the grants in force).
+type PolicyKey = (Arc<str>, u64, u64);
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// Effective policies leave the cache when their earliest grant ends.
 struct UntilFirstGrantEnds;
@@ -349,21 +356,42 @@ impl Authority {
             return standing();
         }
         let snapshot = self.snapshot();
-        let in_force: Vec<&Arc<crate::Grant>> = grants
-            .iter()
-            .filter_map(|id| snapshot.active_grants.get(id))
-            .filter(|g| g.is_active_at(now) && *g.principal == *principal.name)
-            .collect();
-        if in_force.is_empty() {
+        let in_force = || {
+            grants
+                .iter()
+                .filter_map(|id| snapshot.active_grants.get(id))
+                .filter(|g| g.is_active_at(now) && *g.principal == *principal.name)
+        };
+        // The key carries a fingerprint of the grants in force rather than
+        // their ids, so a cache hit allocates nothing; a hit is confirmed
+        // against the ids the entry was compiled for.
+        let mut fingerprint = FNV_OFFSET;
+        let mut count = 0usize;
+        for g in in_force() {
+            for b in g.id.bytes().chain([0]) {
+                fingerprint = (fingerprint ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+            }
+            count += 1;
+        }
+        if count == 0 {
             return standing();
         }
-        let key: PolicyKey = (
-            principal.name.clone(),
-            snapshot.version,
-            in_force.iter().map(|g| Arc::from(g.id.as_str())).collect(),
-        );
-        self.policies
-            .get_with(key, || Arc::new(self.compile(principal, &in_force, now)))
+        let key: PolicyKey = (principal.name.clone(), snapshot.version, fingerprint);
+        let compile = || {
+            let grants: Vec<&Arc<crate::Grant>> = in_force().collect();
+            Arc::new(self.compile(principal, &grants, now))
+        };
+        let cached = self.policies.get_with(key, compile);
+        let same_grants = cached.key_grants.len() == count
+            && in_force()
+                .zip(&cached.key_grants)
+                .all(|(g, id)| g.id == *id);
+        if same_grants {
+            cached
+        } else {
+            // A fingerprint collision: correct, if uncached.
+            compile()
+        }
     }
 
     fn compile(
@@ -398,12 +426,16 @@ impl Authority {
                 grants: included,
                 valid_until,
                 cache_for: valid_until.map(|end| Duration::from_secs(end.saturating_sub(now))),
+                key_grants: grants.iter().map(|g| g.id.clone()).collect(),
             },
             // Every document compiled on its own when the directory was
             // built; if the set does not, grant nothing beyond standing.
             Err(e) => {
                 tracing::error!(principal = %principal.name, error = %e, "effective policy does not compile; using standing policies only");
-                EffectivePolicy::standing(principal)
+                EffectivePolicy {
+                    key_grants: grants.iter().map(|g| g.id.clone()).collect(),
+                    ..EffectivePolicy::standing(principal)
+                }
             }
         }
     }
