@@ -19,8 +19,8 @@ use crate::keyring::KeyRing;
 /// Prefix of every access key id Countersign issues.
 pub const ACCESS_KEY_PREFIX: &str = "CSGW";
 const TOKEN_VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
-const RANDOM_LEN: usize = 10;
+pub(crate) const NONCE_LEN: usize = 12;
+pub(crate) const RANDOM_LEN: usize = 10;
 /// Longest session token accepted, characters (claims carry at most a few
 /// dozen grant ids).
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -109,6 +109,17 @@ pub fn key_id_of(access_key_id: &str) -> Option<u16> {
     Some(u16::from_be_bytes([raw[0], raw[1]]))
 }
 
+/// The access key id minted with key `key_id` and these random bytes.
+pub(crate) fn access_key_id(key_id: u16, random: [u8; RANDOM_LEN]) -> String {
+    let mut raw = [0u8; 2 + RANDOM_LEN];
+    raw[..2].copy_from_slice(&key_id.to_be_bytes());
+    raw[2..].copy_from_slice(&random);
+    format!(
+        "{ACCESS_KEY_PREFIX}{}",
+        data_encoding::BASE32_NOPAD.encode(&raw)
+    )
+}
+
 /// Whether `access_key_id` has the issued-credential form.
 pub fn is_issued(access_key_id: &str) -> bool {
     access_key_id.starts_with(ACCESS_KEY_PREFIX)
@@ -122,20 +133,28 @@ fn derive_secret(key: &ring::hmac::Key, access_key_id: &str) -> String {
 impl KeyRing {
     /// Mints credentials carrying `claims` with the active key.
     pub fn mint(&self, claims: &Claims) -> Result<IssuedCredentials, MintError> {
+        let mut random = [0u8; RANDOM_LEN];
+        fill_random(&mut random)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce)?;
+        self.mint_with(claims, random, nonce)
+    }
+
+    /// [`KeyRing::mint`] with its randomness given, so the fuzz entry points
+    /// get reproducible credentials. Anything else must use `mint`: a nonce
+    /// used twice with one key breaks AES-GCM.
+    pub(crate) fn mint_with(
+        &self,
+        claims: &Claims,
+        random: [u8; RANDOM_LEN],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<IssuedCredentials, MintError> {
         let (key_id, keys) = self
             .minting_key()
             .expect("a key ring always has an active key");
-        let mut raw = [0u8; 2 + RANDOM_LEN];
-        raw[..2].copy_from_slice(&key_id.to_be_bytes());
-        fill_random(&mut raw[2..])?;
-        let access_key_id = format!(
-            "{ACCESS_KEY_PREFIX}{}",
-            data_encoding::BASE32_NOPAD.encode(&raw)
-        );
+        let access_key_id = access_key_id(key_id, random);
         let secret_access_key = derive_secret(&keys.secret_key, &access_key_id);
 
-        let mut nonce = [0u8; NONCE_LEN];
-        fill_random(&mut nonce)?;
         let mut sealed = serde_json::to_vec(claims).map_err(|_| MintError::Seal)?;
         keys.token_key
             .seal_in_place_append_tag(

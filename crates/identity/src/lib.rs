@@ -18,6 +18,8 @@
 pub mod authority;
 pub mod credentials;
 pub mod directory;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grants;
 pub mod keyring;
 pub mod store;

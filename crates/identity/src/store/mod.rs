@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crate::grants::{Grant, GrantState};
 
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 /// Why a store operation failed.
@@ -102,13 +104,27 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens a store from a URL: `sqlite:PATH`, `sqlite::memory:`, or
-/// `postgres://…` / `postgresql://…`.
+/// `postgres://…` / `postgresql://…`. A backend whose cargo feature
+/// (`sqlite`, `postgres`) is off answers [`StoreError::Backend`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite:") {
+        #[cfg(feature = "sqlite")]
         return sqlite::open(path).await;
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let _ = path;
+            return Err(StoreError::Backend(
+                "SQLite support not compiled in (feature sqlite)".into(),
+            ));
+        }
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
         return postgres::open(url).await;
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError::Backend(
+            "PostgreSQL support not compiled in (feature postgres)".into(),
+        ));
     }
     Err(StoreError::Backend(format!(
         "store URL must start with sqlite: or postgres:// (got {:?})",
@@ -129,9 +145,10 @@ pub fn new_grant_id() -> String {
     id
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
 pub(crate) mod conformance {
-    //! The behaviour every backend must have, run against each of them.
+    //! The behaviour every backend must have, run against each of them
+    //! (compiled only with a backend feature: nothing else uses it).
 
     use super::*;
     use crate::grants::GrantEvent;
@@ -248,5 +265,39 @@ pub(crate) mod conformance {
             .expect("a change notification")
             .unwrap();
         assert_ne!(*changes.borrow(), before);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn backend_error(url: &str) -> String {
+        match open(url).await {
+            Err(StoreError::Backend(message)) => message,
+            Err(e) => panic!("{url}: unexpected error {e}"),
+            Ok(store) => panic!("{url}: opened a {} store", store.backend()),
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused() {
+        assert!(backend_error("mysql://db/x").await.contains("\"mysql\""));
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn sqlite_without_its_feature_says_so() {
+        let message = backend_error("sqlite::memory:").await;
+        assert!(message.contains("feature sqlite"), "{message}");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_without_its_feature_says_so() {
+        for url in ["postgres://localhost/db", "postgresql://localhost/db"] {
+            let message = backend_error(url).await;
+            assert!(message.contains("feature postgres"), "{message}");
+        }
     }
 }
