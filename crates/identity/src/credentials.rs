@@ -88,6 +88,9 @@ pub enum MintError {
     /// Sealing failed.
     #[error("sealing the session token failed")]
     Seal,
+    /// The claims make a token longer than [`MAX_TOKEN_LEN`] (too many grants).
+    #[error("the session token would be {0} characters, over the {MAX_TOKEN_LEN} accepted; carry fewer grants")]
+    TooLarge(usize),
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<(), MintError> {
@@ -168,10 +171,15 @@ impl KeyRing {
         token.extend_from_slice(&key_id.to_be_bytes());
         token.extend_from_slice(&nonce);
         token.extend_from_slice(&sealed);
+        let session_token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token);
+        // Never hand out a token that `open` would refuse.
+        if session_token.len() > MAX_TOKEN_LEN {
+            return Err(MintError::TooLarge(session_token.len()));
+        }
         Ok(IssuedCredentials {
             access_key_id,
             secret_access_key,
-            session_token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token),
+            session_token,
             expires_at: claims.expires_at,
         })
     }
@@ -231,6 +239,19 @@ mod tests {
             issued_at: 1_000,
             expires_at: 1_900,
         }
+    }
+
+    #[test]
+    fn tokens_that_open_would_refuse_are_not_minted() {
+        let ring = KeyRing::from_keys([(1, KeyState::Active, &M1[..])]).unwrap();
+        let mut c = claims();
+        c.grants = (0..200).map(|i| format!("g-{i:016x}")).collect();
+        assert!(matches!(ring.mint(&c), Err(MintError::TooLarge(_))));
+        c.grants.truncate(100);
+        let minted = ring.mint(&c).unwrap();
+        assert!(ring
+            .open(&minted.access_key_id, &minted.session_token)
+            .is_ok());
     }
 
     #[test]
