@@ -26,7 +26,7 @@ fi
 
 echo "== building the countersign binary"
 cargo build --locked -p countersign
-export COUNTERSIGN_BIN="$repo/target/debug/countersign"
+export COUNTERSIGN_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/countersign"
 export COUNTERSIGN_PYTHON="$venv/bin/python"
 
 echo "== PostgreSQL for the store tests"
