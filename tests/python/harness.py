@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -208,7 +209,8 @@ class JitGateway(Gateway):
     `quick-writer` (same policy, automatic approval, for expiry tests).
     carol is in no group. ops is an operator."""
 
-    def __init__(self, upstream_url, access_key_id, secret_access_key, store, ring, state_dir=None):
+    def __init__(self, upstream_url, access_key_id, secret_access_key, store, ring, state_dir=None,
+                 max_staleness="60s"):
         self.port = free_port()
         self.admin_port = free_port()
         self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="countersign-jit-"))
@@ -233,6 +235,7 @@ secret_access_key = "{secret_access_key}"
 key_ring_file = "keyring.toml"
 store = "{store}"
 default_ttl = "15m"
+max_staleness = "{max_staleness}"
 
 [[principal]]
 name = "alice"
@@ -340,3 +343,70 @@ path = "{self.audit_path}"
                             aws_access_key_id=creds["AccessKeyId"],
                             aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"], config=cfg)
+
+
+class TcpRelay:
+    """A loopback TCP relay to a server, which a test can cut (closing every
+    connection and refusing new ones) and restore on the same port."""
+
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.conns = []
+        self.lock = threading.Lock()
+        self.listener = None
+        self.restore()
+
+    def restore(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        listener = self.listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.listener.close()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.cut()

@@ -402,3 +402,49 @@ def test_the_aws_cli_with_credential_process(jit, tmp_path):
     out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt"], input="x", env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
+
+
+def test_an_unreachable_store_fails_closed_and_recovers(moto, upstream_s3, postgres_url):
+    """With PostgreSQL out of reach, a replica cannot learn of revocations:
+    after identity.max_staleness it refuses issued credentials (503), and
+    serves them again once the store answers."""
+    from urllib.parse import urlsplit, urlunsplit
+    from harness import TcpRelay
+    parts = urlsplit(postgres_url)
+    relay = TcpRelay(parts.hostname, parts.port)
+    relayed = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}"))
+    gw = JitGateway(moto.url, moto.access_key_id, moto.secret_access_key, store=relayed,
+                    ring=key_ring((1, "active", KEY_1)), max_staleness="3s")
+    try:
+        creds = gw.issue("alice")
+        s3 = gw.issued_client("s3", creds)
+        s3.get_object(Bucket=JIT_BUCKET, Key="reports/q3.csv")
+        relay.cut()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                s3.get_object(Bucket=JIT_BUCKET, Key="reports/q3.csv")
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ServiceUnavailable", e.response
+                assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+                break
+            assert time.monotonic() < deadline, "still serving issued credentials with the store gone"
+            time.sleep(0.2)
+        # The admin API says the store is unavailable rather than pretending.
+        status, body = gw.api("POST", "/v1/grants", "alice",
+                              {"role": "uploads-writer", "duration": "5m", "reason": "outage"})
+        assert status == 503 and body["error"]["code"] == "StoreUnavailable", body
+        relay.restore()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                s3.get_object(Bucket=JIT_BUCKET, Key="reports/q3.csv")
+                break
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ServiceUnavailable", e.response
+                assert time.monotonic() < deadline, "never recovered after the store came back"
+                time.sleep(0.2)
+    finally:
+        gw.stop()
+        relay.close()
+        shutil.rmtree(gw.dir, ignore_errors=True)

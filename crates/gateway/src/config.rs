@@ -95,6 +95,10 @@ pub struct IdentityConfig {
     pub default_ttl: Option<String>,
     /// Longest lifetime that may be asked for (`12h`).
     pub max_ttl: Option<String>,
+    /// Fail closed: when grants and revocations could not be reloaded from
+    /// the store for this long (`60s`), requests with issued credentials
+    /// are refused with 503 until the store answers again.
+    pub max_staleness: Option<String>,
 }
 
 /// One `[[group]]`.
@@ -431,6 +435,22 @@ impl Config {
             .map_err(|e| invalid("principal/group/role", e.to_string()))
     }
 
+    /// How long a replica may enforce a snapshot it could not refresh,
+    /// seconds (`identity.max_staleness`, default 60).
+    pub fn max_staleness(&self) -> Result<u64, ConfigError> {
+        match &self.identity.max_staleness {
+            None => Ok(60),
+            Some(text) => countersign_identity::parse_duration(text)
+                .filter(|d| *d >= 2)
+                .ok_or_else(|| {
+                    invalid(
+                        "identity.max_staleness",
+                        "must be a duration of at least 2s, like 30s or 2m",
+                    )
+                }),
+        }
+    }
+
     /// Lifetimes of issued credentials: (default, maximum), seconds.
     pub fn credential_ttls(&self) -> Result<(u64, u64), ConfigError> {
         let parse = |key: &str, v: &Option<String>, default: u64| match v {
@@ -709,6 +729,7 @@ impl Config {
         }
         self.directory()?;
         self.credential_ttls()?;
+        self.max_staleness()?;
         for (i, r) in self.roles.iter().enumerate() {
             for (j, name) in r.policies.iter().enumerate() {
                 if !self.policies.contains_key(name) {

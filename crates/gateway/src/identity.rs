@@ -199,9 +199,47 @@ pub fn audit_transition(gateway: &Gateway, before: Option<&Grant>, after: &Grant
     }
 }
 
+/// When grants and revocations were last confirmed from the store, and how
+/// long that may be ago before issued credentials are refused.
+#[derive(Debug)]
+pub struct Freshness {
+    last_ok: std::sync::atomic::AtomicU64,
+    max_staleness_secs: u64,
+}
+
+impl Freshness {
+    /// Fresh as of now.
+    pub fn new(max_staleness_secs: u64) -> Self {
+        Self {
+            last_ok: std::sync::atomic::AtomicU64::new(crate::audit::unix_now()),
+            max_staleness_secs,
+        }
+    }
+
+    /// Records a successful reload at `now`.
+    pub fn confirm(&self, now: u64) {
+        self.last_ok
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Seconds since the last successful reload, if that is longer than
+    /// allowed (issued credentials must then be refused).
+    pub fn stale_for(&self, now: u64) -> Option<u64> {
+        let age = now.saturating_sub(self.last_ok.load(std::sync::atomic::Ordering::Relaxed));
+        (age > self.max_staleness_secs).then_some(age)
+    }
+}
+
+/// How often each replica reloads grants and revocations even without a
+/// change notification (and so notices an unreachable store).
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Reloads the snapshot and records the outcome in the metrics.
 pub async fn refresh(gateway: &Gateway) -> Result<(), StoreError> {
     let result = reload_snapshot(&gateway.identity, gateway.store.as_ref()).await;
+    if result.is_ok() {
+        gateway.identity_freshness.confirm(crate::audit::unix_now());
+    }
     let label = if result.is_ok() { "ok" } else { "error" };
     gateway
         .metrics
@@ -222,6 +260,8 @@ pub async fn run_sync(gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
     let mut changes = gateway.store.changes();
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reload = tokio::time::interval(RELOAD_INTERVAL);
+    reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -235,6 +275,11 @@ pub async fn run_sync(gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
                 }
             }
             _ = sweep.tick() => sweep_expired(&gateway).await,
+            _ = reload.tick() => {
+                if let Err(e) = refresh(&gateway).await {
+                    tracing::warn!(error = %e, "periodic reload of grants failed");
+                }
+            }
         }
     }
 }
@@ -264,5 +309,23 @@ pub async fn sweep_expired(gateway: &Gateway) {
                 tracing::warn!(grant = %grant.id, error = %e, "recording a grant expiry failed")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Freshness;
+
+    #[test]
+    fn freshness_fails_closed_after_the_limit() {
+        let f = Freshness::new(30);
+        f.confirm(1_000);
+        assert_eq!(f.stale_for(1_030), None);
+        assert_eq!(f.stale_for(1_031), Some(31));
+        // A late, older confirmation does not roll freshness back.
+        f.confirm(1_020);
+        f.confirm(1_040);
+        assert_eq!(f.stale_for(1_060), None);
+        assert_eq!(f.stale_for(1_071), Some(31));
     }
 }

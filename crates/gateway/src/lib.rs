@@ -83,6 +83,8 @@ pub struct Gateway {
     pub store: Arc<dyn countersign_identity::Store>,
     /// Admin API bearer tokens.
     pub admin_tokens: admin::AdminTokens,
+    /// When this replica last reloaded grants and revocations.
+    pub identity_freshness: identity::Freshness,
     /// The service catalog that classifies calls.
     pub catalog: countersign_catalog::Catalog,
     /// Authorization settings.
@@ -162,6 +164,7 @@ impl Gateway {
             identity,
             store,
             admin_tokens,
+            identity_freshness: identity::Freshness::new(config.max_staleness()?),
             signer: Signer::default(),
             credentials: upstream::UpstreamCredentials::from_config(&config.upstream).await,
             resolver: upstream::EndpointResolver::new(&config.upstream),

@@ -267,6 +267,19 @@ impl Stage for Authenticate {
                 }
             };
             drop(headers);
+            if authenticated.session.is_some() {
+                if let Some(age) = gw.identity_freshness.stale_for(crate::audit::unix_now()) {
+                    // Fail closed: a revocation may be waiting in a store
+                    // this replica cannot read.
+                    tracing::warn!(request_id = %request_id, stale_secs = age, "refusing issued credentials: grants and revocations are stale");
+                    let e = GatewayError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "ServiceUnavailable",
+                        format!("grants and revocations could not be confirmed for {age} s; issued credentials are refused until the identity store answers"),
+                    );
+                    return reject(&ctx, e, Decision::Rejected);
+                }
+            }
             if let Some(r) = &record {
                 let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
                 r.principal = Some(authenticated.principal.name.to_string());
