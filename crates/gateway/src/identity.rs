@@ -210,8 +210,13 @@ pub struct Freshness {
 impl Freshness {
     /// Fresh as of now.
     pub fn new(max_staleness_secs: u64) -> Self {
+        Self::starting_at(crate::audit::unix_now(), max_staleness_secs)
+    }
+
+    /// Fresh as of `now` (unix seconds).
+    pub fn starting_at(now: u64, max_staleness_secs: u64) -> Self {
         Self {
-            last_ok: std::sync::atomic::AtomicU64::new(crate::audit::unix_now()),
+            last_ok: std::sync::atomic::AtomicU64::new(now),
             max_staleness_secs,
         }
     }
@@ -318,8 +323,7 @@ mod tests {
 
     #[test]
     fn freshness_fails_closed_after_the_limit() {
-        let f = Freshness::new(30);
-        f.confirm(1_000);
+        let f = Freshness::starting_at(1_000, 30);
         assert_eq!(f.stale_for(1_030), None);
         assert_eq!(f.stale_for(1_031), Some(31));
         // A late, older confirmation does not roll freshness back.
