@@ -143,40 +143,6 @@ impl CredentialStore for Issued<'_> {
     }
 }
 
-/// One static secret and the session token it must come with (the store of
-/// `benches/sigv4.rs`): verification with a lookup that costs next to
-/// nothing. `StaticKeys` itself refuses any session token.
-struct StaticWithToken {
-    keys: HashMap<String, (Vec<u8>, String)>,
-}
-
-struct Key<'a>(&'a [u8]);
-
-impl Credential for Key<'_> {
-    fn secret_access_key(&self) -> &[u8] {
-        self.0
-    }
-}
-
-impl CredentialStore for StaticWithToken {
-    type Credential<'a> = Key<'a>;
-
-    fn lookup<'a>(
-        &'a self,
-        access_key_id: &str,
-        session_token: Option<&str>,
-    ) -> Result<Key<'a>, LookupError> {
-        let (secret, token) = self
-            .keys
-            .get(access_key_id)
-            .ok_or(LookupError::UnknownAccessKey)?;
-        if session_token != Some(token.as_str()) {
-            return Err(LookupError::InvalidToken);
-        }
-        Ok(Key(secret))
-    }
-}
-
 /// The bench principal (a workload with one tag and the standing policy),
 /// the grant role, and an approver.
 fn directory() -> Directory {
@@ -456,15 +422,11 @@ fn decision(c: &mut Criterion) {
         },
     ];
 
-    let statics = StaticWithToken {
-        keys: HashMap::from([(
-            creds.access_key_id.clone(),
-            (
-                creds.secret_access_key.as_bytes().to_vec(),
-                creds.session_token.clone(),
-            ),
-        )]),
-    };
+    let statics = countersign_benches::TokenKeys::one(
+        &creds.access_key_id,
+        creds.secret_access_key.as_bytes(),
+        &creds.session_token,
+    );
     let verifier = Verifier::default();
     let client = ClientInfo {
         addr: SocketAddr::from(([10, 0, 3, 17], 49_152)),

@@ -9,7 +9,6 @@
 //! credential store checks the session token on every call, as a real one
 //! would; the verifier's signing-key cache is warm.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,9 +19,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use countersign_sigv4::{
-    derive_signing_key, Credential, CredentialStore, LookupError, RequestView, Verifier,
-};
+use countersign_sigv4::{derive_signing_key, RequestView, Verifier};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -43,38 +40,6 @@ fn token() -> String {
     }
     t.truncate(400);
     t
-}
-
-/// One secret per access key, and the session token it must come with.
-struct Store {
-    keys: HashMap<String, (Vec<u8>, String)>,
-}
-
-struct Key<'a>(&'a [u8]);
-
-impl Credential for Key<'_> {
-    fn secret_access_key(&self) -> &[u8] {
-        self.0
-    }
-}
-
-impl CredentialStore for Store {
-    type Credential<'a> = Key<'a>;
-
-    fn lookup<'a>(
-        &'a self,
-        access_key_id: &str,
-        session_token: Option<&str>,
-    ) -> Result<Key<'a>, LookupError> {
-        let (secret, token) = self
-            .keys
-            .get(access_key_id)
-            .ok_or(LookupError::UnknownAccessKey)?;
-        if session_token != Some(token.as_str()) {
-            return Err(LookupError::InvalidToken);
-        }
-        Ok(Key(secret))
-    }
 }
 
 fn s3_settings() -> SigningSettings {
@@ -153,9 +118,7 @@ fn verify(c: &mut Criterion) {
         authority: None,
         body_sha256: None,
     };
-    let store = Store {
-        keys: HashMap::from([(AKID.to_owned(), (SECRET.as_bytes().to_vec(), token.clone()))]),
-    };
+    let store = countersign_benches::TokenKeys::one(AKID, SECRET.as_bytes(), &token);
     let verifier = Verifier::default();
     let verified = verifier
         .verify(&view, time, &store)
