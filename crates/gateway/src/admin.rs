@@ -250,12 +250,12 @@ fn grant_json(g: &Grant, at: u64) -> serde_json::Value {
 }
 
 fn may_see(gateway: &Gateway, actor: &Actor, grant: &Grant) -> bool {
-    actor.operator
-        || actor.principal == grant.principal
-        || gateway.identity.directory().role(&grant.role).is_some_and(|r| {
-            matches!(&r.approval, countersign_identity::directory::Approval::Approvers { group, .. }
-                if gateway.identity.directory().is_member(&actor.principal, group))
-        })
+    actor.operator || actor.principal == grant.principal || {
+        let directory = gateway.identity.directory();
+        directory
+            .role(&grant.role)
+            .is_some_and(|r| directory.approves(&actor.principal, r))
+    }
 }
 
 async fn after_write(gateway: &Gateway) {
@@ -488,10 +488,10 @@ where
                     _ => return Err(ApiError::bad(format!("unknown query parameter {k:?}"))),
                 }
             }
-            let approves_something = directory.roles().iter().any(|r| {
-                matches!(&r.approval, countersign_identity::directory::Approval::Approvers { group, .. }
-                    if directory.is_member(&actor.principal, group))
-            });
+            let approves_something = directory
+                .roles()
+                .iter()
+                .any(|r| directory.approves(&actor.principal, r));
             if !actor.operator && !approves_something {
                 // They can only see their own: ask the store for just those.
                 match &filter.principal {

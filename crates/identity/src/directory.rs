@@ -326,6 +326,12 @@ impl Directory {
             .is_some_and(|m| m.contains(principal))
     }
 
+    /// Whether `principal` is in the approver group of `role` (never true
+    /// for automatically approved roles).
+    pub fn approves(&self, principal: &str, role: &Role) -> bool {
+        matches!(&role.approval, Approval::Approvers { group, .. } if self.is_member(principal, group))
+    }
+
     /// Whether `principal` may request `role`.
     pub fn may_request(&self, principal: &str, role: &Role) -> bool {
         role.requesters

@@ -419,9 +419,9 @@ pub fn revoke(
     ) {
         return Err(wrong_state(grant, now, "revoke"));
     }
-    let approver = directory.role(&grant.role).is_some_and(|role| {
-        matches!(&role.approval, Approval::Approvers { group, .. } if directory.is_member(actor, group))
-    });
+    let approver = directory
+        .role(&grant.role)
+        .is_some_and(|role| directory.approves(actor, role));
     if !(actor_is_operator || approver || actor == grant.principal) {
         return Err(GrantError::NotAllowedToRevoke {
             actor: actor.to_owned(),
