@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use countersign_catalog::Catalog;
-use countersign_gateway::decide::{evaluate_call, CallFacts};
+use countersign_gateway::decide::{evaluate_call, evaluate_session, CallFacts};
 use countersign_gateway::ClientInfo;
 use countersign_identity::authority::AuthorityOptions;
 use countersign_identity::credentials::is_issued;
@@ -312,10 +312,9 @@ fn decide(
         account: ACCOUNT,
     };
     let (actions, condition_keys) = classify(catalog, &view);
-    evaluate_call(
+    evaluate_session(
         authority,
-        &session.principal,
-        &session.claims.grants,
+        session,
         &CallFacts {
             actions: &actions,
             condition_keys: &condition_keys,
@@ -590,6 +589,22 @@ fn decision(c: &mut Criterion) {
                     black_box(&session.claims.grants),
                     black_box(now),
                 ))
+            })
+        });
+        parts.bench_function(format!("evaluate_session/{}", req.name), |b| {
+            b.iter(|| {
+                let evaluation = evaluate_session(
+                    &authority,
+                    &session,
+                    &CallFacts {
+                        actions: black_box(&actions),
+                        condition_keys: black_box(&condition_keys),
+                        client: Some(client),
+                        region: REGION,
+                        now: black_box(now),
+                    },
+                );
+                black_box(evaluation.is_allowed())
             })
         });
         parts.bench_function(format!("evaluate_call/{}", req.name), |b| {

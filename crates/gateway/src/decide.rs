@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use countersign_identity::authority::EffectivePolicy;
 use countersign_identity::directory::PrincipalKind;
-use countersign_identity::{Authority, Principal};
+use countersign_identity::{Authority, Principal, Session};
 use countersign_policy::{Outcome, RequestContext};
 
 use crate::ClientInfo;
@@ -78,6 +79,27 @@ pub fn evaluate_call(
     grants: &[String],
     facts: &CallFacts<'_>,
 ) -> Evaluation {
+    let effective = authority.effective_policy(principal, grants, facts.now);
+    evaluate_with(&effective, principal, facts)
+}
+
+/// [`evaluate_call`] for an opened session: its effective policy comes from
+/// the session's memo when nothing changed since the last request
+/// ([`Authority::session_policy`]).
+pub fn evaluate_session(
+    authority: &Authority,
+    session: &Session,
+    facts: &CallFacts<'_>,
+) -> Evaluation {
+    let effective = authority.session_policy(session, facts.now);
+    evaluate_with(&effective, &session.principal, facts)
+}
+
+fn evaluate_with(
+    effective: &EffectivePolicy,
+    principal: &Principal,
+    facts: &CallFacts<'_>,
+) -> Evaluation {
     let (current_time, epoch_time) = clock_strings(facts.now);
     let mut context = RequestContext::new();
     for (action, resources) in facts.actions {
@@ -113,7 +135,6 @@ pub fn evaluate_call(
     for (key, value) in &principal.tags {
         context.set(format!("aws:PrincipalTag/{key}"), value.as_str());
     }
-    let effective = authority.effective_policy(principal, grants, facts.now);
     let decision = effective.policy.evaluate(&context);
     let statement = decision
         .deciding

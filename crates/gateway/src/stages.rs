@@ -517,22 +517,19 @@ impl Stage for Authorize {
                     operation,
                     ..
                 } => {
-                    let grants = auth
-                        .session
-                        .as_ref()
-                        .map_or(&[][..], |s| s.claims.grants.as_slice());
-                    let evaluation = crate::decide::evaluate_call(
-                        &gw.identity,
-                        principal,
-                        grants,
-                        &crate::decide::CallFacts {
-                            actions,
-                            condition_keys,
-                            client: req.extensions().get::<ClientInfo>().copied(),
-                            region: &auth.region,
-                            now: crate::audit::unix_now(),
-                        },
-                    );
+                    let facts = crate::decide::CallFacts {
+                        actions,
+                        condition_keys,
+                        client: req.extensions().get::<ClientInfo>().copied(),
+                        region: &auth.region,
+                        now: crate::audit::unix_now(),
+                    };
+                    let evaluation = match &auth.session {
+                        Some(session) => {
+                            crate::decide::evaluate_session(&gw.identity, session, &facts)
+                        }
+                        None => crate::decide::evaluate_call(&gw.identity, principal, &[], &facts),
+                    };
                     let statement = evaluation.statement.clone();
                     let grant = evaluation.grant.as_deref();
                     if let Some(r) = &record {

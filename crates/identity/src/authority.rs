@@ -38,6 +38,10 @@ pub struct Session {
     pub claims: Claims,
     /// The principal it belongs to.
     pub principal: Arc<Principal>,
+    /// The effective policy last used for this session, with the snapshot
+    /// version it was looked up at: reused while the version is the same
+    /// and its first grant has not ended.
+    policy_memo: RwLock<Option<(u64, Arc<EffectivePolicy>)>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -209,6 +213,8 @@ pub struct Authority {
     directory: Arc<Directory>,
     options: AuthorityOptions,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// The installed snapshot's version, readable without the lock.
+    snapshot_version: std::sync::atomic::AtomicU64,
     sessions: moka::sync::Cache<[u8; 32], Arc<Session>>,
     policies: moka::sync::Cache<PolicyKey, Arc<EffectivePolicy>>,
     standing: HashMap<Arc<str>, Arc<EffectivePolicy>>,
@@ -237,6 +243,7 @@ impl Authority {
             directory,
             options,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            snapshot_version: std::sync::atomic::AtomicU64::new(0),
             sessions: moka::sync::Cache::builder()
                 .max_capacity(options.session_cache_capacity)
                 .time_to_live(Duration::from_secs(options.max_ttl_secs.max(1)))
@@ -280,8 +287,42 @@ impl Authority {
     pub fn install_snapshot(&self, snapshot: Snapshot) {
         let mut current = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
         if snapshot.version >= current.version {
+            self.snapshot_version
+                .store(snapshot.version, std::sync::atomic::Ordering::Release);
             *current = Arc::new(snapshot);
         }
+    }
+
+    /// The effective policy of an opened session at `now`: the same as
+    /// [`Authority::effective_policy`] for its principal and grants, reused
+    /// from the session while the snapshot version is unchanged and none of
+    /// its grants has ended. A carried grant can only leave force (end, be
+    /// revoked), never enter it, so nothing else can change the answer.
+    pub fn session_policy(&self, session: &Session, now: u64) -> Arc<EffectivePolicy> {
+        if session.claims.grants.is_empty() {
+            return self.effective_policy(&session.principal, &[], now);
+        }
+        // Read before the lookup: a memo is labelled with a version no newer
+        // than the snapshot its policy came from, so at worst it is
+        // recomputed once more, never reused past a change.
+        let version = self
+            .snapshot_version
+            .load(std::sync::atomic::Ordering::Acquire);
+        if let Some((at, policy)) = &*session
+            .policy_memo
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            if *at == version && policy.valid_until.is_none_or(|end| now < end) {
+                return policy.clone();
+            }
+        }
+        let policy = self.effective_policy(&session.principal, &session.claims.grants, now);
+        *session
+            .policy_memo
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some((version, policy.clone()));
+        policy
     }
 
     /// Opens the session an access key and token present, at `now` (unix
@@ -309,6 +350,7 @@ impl Authority {
                     secret_access_key: secret,
                     claims,
                     principal,
+                    policy_memo: RwLock::new(None),
                 });
                 self.sessions.insert(hash, s.clone());
                 s
@@ -643,6 +685,34 @@ mod tests {
         // An older snapshot arriving late is ignored.
         install(&a, 1, &[&g]);
         assert_eq!(a.snapshot().version, 2);
+    }
+
+    #[test]
+    fn the_session_memo_never_outlives_a_change_or_a_grant_end() {
+        let a = authority();
+        let g = active_grant(&a, "g-1", 1_000);
+        install(&a, 1, &[&g]);
+        let c = a.issue("alice", None, None, 1_000).unwrap();
+        let s = a
+            .session(&c.access_key_id, Some(&c.session_token), 1_001)
+            .unwrap();
+        let write = |p: &EffectivePolicy| allows(p, "s3:PutObject", "arn:aws:s3:::data/uploads/x");
+        assert!(write(&a.session_policy(&s, 1_001)));
+        assert!(write(&a.session_policy(&s, 1_119)), "memo reused");
+        assert!(!write(&a.session_policy(&s, 1_120)), "the grant ended");
+        // A new snapshot (revocation) invalidates the memo at once.
+        let c2 = a.issue("alice", None, None, 1_000).unwrap();
+        let s2 = a
+            .session(&c2.access_key_id, Some(&c2.session_token), 1_002)
+            .unwrap();
+        assert!(write(&a.session_policy(&s2, 1_002)));
+        install(&a, 2, &[]);
+        assert!(!write(&a.session_policy(&s2, 1_003)));
+        assert!(allows(
+            &a.session_policy(&s2, 1_003),
+            "s3:GetObject",
+            "arn:aws:s3:::data/x"
+        ));
     }
 
     #[test]
