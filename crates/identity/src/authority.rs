@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | opened session | SHA-256 of the session token | until the credential expires (checked on every hit) |
 //! | effective policy | (principal, snapshot version, grants in force) | until its earliest grant ends (per-entry expiry); a grant change is a new version, a grant ending a new set: a different key either way |
+//! | a session's last effective policy | the session | while the snapshot version is the same and none of its grants has ended |
 //!
 //! Revocations, grant changes and principal epochs come from a [`Snapshot`]
 //! the gateway installs whenever the store says something changed; every
