@@ -132,6 +132,35 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     )))
 }
 
+// Row encoding shared by the SQL backends: integer columns are BIGINT /
+// INTEGER (i64), and a grant is stored whole as JSON next to the columns
+// queries filter on.
+
+/// A stored integer from a `u64`, refused rather than wrapped when too large.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("{what} {v} out of range")))
+}
+
+/// A stored integer back (negative values, never written, read as 0).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn from_i64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A grant as its stored JSON body.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn encode(grant: &Grant) -> Result<String, StoreError> {
+    serde_json::to_string(grant)
+        .map_err(|e| StoreError::Backend(format!("encoding grant {}: {e}", grant.id)))
+}
+
+/// A grant from its stored JSON body.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn decode(body: &str) -> Result<Grant, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("decoding a grant: {e}")))
+}
+
 /// The next grant id: `g-` and 16 random hex digits.
 pub fn new_grant_id() -> String {
     let mut raw = [0u8; 8];

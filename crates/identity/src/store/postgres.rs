@@ -260,24 +260,6 @@ fn pg_err(what: &str, e: &tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!("postgres store: {what}: {}", describe(e)))
 }
 
-fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v)
-        .map_err(|_| StoreError::Backend(format!("postgres store: {what} {v} out of range")))
-}
-
-fn from_i64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn encode(grant: &Grant) -> Result<String, StoreError> {
-    serde_json::to_string(grant)
-        .map_err(|e| StoreError::Backend(format!("encoding grant {}: {e}", grant.id)))
-}
-
-fn decode(body: &str) -> Result<Grant, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("decoding a grant: {e}")))
-}
-
 #[async_trait::async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {

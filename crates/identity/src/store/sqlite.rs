@@ -168,23 +168,6 @@ fn sql_err(what: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {what}: {e}"))
 }
 
-fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Backend(format!("sqlite: {what} {v} out of range")))
-}
-
-fn from_i64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn encode(grant: &Grant) -> Result<String, StoreError> {
-    serde_json::to_string(grant)
-        .map_err(|e| StoreError::Backend(format!("encoding grant {}: {e}", grant.id)))
-}
-
-fn decode(body: &str) -> Result<Grant, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("decoding a grant: {e}")))
-}
-
 /// The columns stored next to a grant's JSON body.
 struct Row {
     id: String,
