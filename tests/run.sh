@@ -24,8 +24,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-echo "== building the countersign binary"
-cargo build --locked -p countersign
+# One feature set for every cargo invocation below (always `--workspace` in
+# test mode), so dependencies are compiled once: `cargo build -p countersign`
+# or `cargo test -p countersign-identity` would resolve features differently
+# and build a second copy of much of the tree.
+echo "== building the workspace's tests and binaries"
+cargo test --locked --workspace --no-run
 export COUNTERSIGN_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/countersign"
 export COUNTERSIGN_PYTHON="$venv/bin/python"
 
@@ -37,7 +41,7 @@ echo "== cargo test (workspace: unit, conformance, differential, corpus replay, 
 cargo test --locked --workspace
 
 echo "== cargo test (identity store against PostgreSQL: the ignored tests)"
-cargo test --locked -p countersign-identity -- --ignored
+cargo test --locked --workspace --lib -- --ignored store::postgres::
 
 echo "== end to end: boto3 and the AWS CLI through the gateway to moto_server"
 "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider
