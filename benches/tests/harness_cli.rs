@@ -18,7 +18,12 @@ fn help_prints_the_usage_and_succeeds() {
 
 #[test]
 fn bad_arguments_exit_2_before_starting_anything() {
-    for args in [&["--bogus"][..], &["--only", "7"], &["--nice", "x"], &["--out"]] {
+    for args in [
+        &["--bogus"][..],
+        &["--only", "7"],
+        &["--nice", "x"],
+        &["--out"],
+    ] {
         let out = harness().args(args).output().expect("run e2e_harness");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
