@@ -210,7 +210,7 @@ class JitGateway(Gateway):
     carol is in no group. ops is an operator."""
 
     def __init__(self, upstream_url, access_key_id, secret_access_key, store, ring, state_dir=None,
-                 max_staleness="60s"):
+                 max_staleness="60s", server_extra="", extra="", admin_scheme="http"):
         self.port = free_port()
         self.admin_port = free_port()
         self.dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="countersign-jit-"))
@@ -225,6 +225,7 @@ class JitGateway(Gateway):
 [server]
 listen = "127.0.0.1:{self.port}"
 admin_listen = "127.0.0.1:{self.admin_port}"
+{server_extra}
 
 [upstream]
 endpoint_override = "{upstream_url}"
@@ -304,6 +305,7 @@ document = '''{{"Version":"2012-10-17","Statement":[
 [audit]
 sink = "file"
 path = "{self.audit_path}"
+{extra}
 """
         self.config_path = self.dir / f"countersign-{self.port}.toml"
         self.config_path.write_text(config)
@@ -313,7 +315,7 @@ path = "{self.audit_path}"
         wait_for_port(self.port)
         wait_for_port(self.admin_port)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_url = f"http://127.0.0.1:{self.admin_port}"
+        self.admin_url = f"{admin_scheme}://127.0.0.1:{self.admin_port}"
 
     def api(self, method, path, as_principal, body=None):
         """Calls the admin API as a principal; returns (status, json)."""

@@ -200,3 +200,47 @@ fn keys_generate_makes_a_usable_key_ring_and_token_entry() {
     assert_eq!(code, 0, "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The admin client's arguments are checked before anything is sent.
+#[test]
+fn admin_client_arguments_are_checked_before_connecting() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .args(args)
+            .env_remove("COUNTERSIGN_ADMIN_URL")
+            .env_remove("COUNTERSIGN_ADMIN_TOKEN")
+            .env_remove("COUNTERSIGN_ADMIN_CA")
+            .env_remove("COUNTERSIGN_ADMIN_CERT")
+            .env_remove("COUNTERSIGN_ADMIN_KEY")
+            .output()
+            .expect("run countersign");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["grant", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("admin token") && err.contains("client certificate"),
+        "{err}"
+    );
+    let (code, err) = run(&["grant", "list", "--admin-cert", "alice.pem"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--admin-key"), "{err}");
+    let (code, err) = run(&["grant", "list", "--token", "t", "--admin-url", "ftp://h:1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("https://"), "{err}");
+    let (code, err) = run(&[
+        "grant",
+        "list",
+        "--token",
+        "t",
+        "--admin-url",
+        "https://127.0.0.1:1",
+        "--admin-ca",
+        "/nonexistent/ca.pem",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+}

@@ -2,8 +2,11 @@
 //! request, approve, deny, revoke and list grants. JSON in and out.
 //!
 //! Every `/v1/` call needs `Authorization: Bearer <token>` with a token from
-//! `[[admin_token]]`; the token acts as its principal (the requester, the
-//! approver). Operator tokens may also act for other principals where noted.
+//! `[[admin_token]]`, or (with `server.admin_tls.client_ca`) a verified client
+//! certificate whose subject alternative name an `[[admin_client]]` names.
+//! Either acts as its principal (the requester, the approver); operators may
+//! also act for other principals where noted. A presented token is always
+//! the one checked: a wrong token is refused even on a certified connection.
 //!
 //! | method and path | who | what |
 //! |---|---|---|
@@ -31,7 +34,7 @@ use countersign_identity::store::{GrantFilter, RevokedCredential};
 use countersign_identity::StoreError;
 
 use crate::body::{full, GatewayBody};
-use crate::config::AdminTokenConfig;
+use crate::config::{AdminClientConfig, AdminTokenConfig};
 use crate::Gateway;
 
 /// Largest admin request body, bytes.
@@ -102,6 +105,74 @@ impl AdminTokens {
             }
         }
         found
+    }
+}
+
+/// Who calls the admin API: the principal a token or client certificate
+/// acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminCaller {
+    /// The principal.
+    pub principal: String,
+    /// Whether it may act for others.
+    pub operator: bool,
+}
+
+/// The configured admin client certificates, by subject alternative name.
+#[derive(Clone, Debug, Default)]
+pub struct AdminClients(std::collections::HashMap<String, AdminCaller>);
+
+impl AdminClients {
+    /// From validated configuration.
+    pub fn from_config(clients: &[AdminClientConfig]) -> Self {
+        Self(
+            clients
+                .iter()
+                .map(|c| {
+                    (
+                        c.san.clone(),
+                        AdminCaller {
+                            principal: c.principal.clone(),
+                            operator: c.operator,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether any client certificate is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The caller a client certificate (DER, already verified against
+    /// `client_ca` by the TLS handshake) stands for: the `[[admin_client]]`
+    /// one of its URI, DNS or e-mail subject alternative names names.
+    /// `None` when none does, or when its names map to different callers
+    /// (an ambiguous certificate authenticates nobody).
+    pub fn identify(&self, cert_der: &[u8]) -> Option<AdminCaller> {
+        use x509_parser::extensions::GeneralName;
+        let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+        let san = cert.subject_alternative_name().ok()??;
+        let mut found: Option<&AdminCaller> = None;
+        for name in &san.value.general_names {
+            let text = match name {
+                GeneralName::URI(s) | GeneralName::DNSName(s) | GeneralName::RFC822Name(s) => *s,
+                _ => continue,
+            };
+            if let Some(caller) = self.0.get(text) {
+                if found.is_some_and(|f| f != caller) {
+                    tracing::warn!(
+                        san = text,
+                        "admin client certificate names two different admin clients; refused"
+                    );
+                    return None;
+                }
+                found = Some(caller);
+            }
+        }
+        found.cloned()
     }
 }
 
@@ -178,23 +249,25 @@ pub fn is_api_path(path: &str) -> bool {
 }
 
 /// Answers one admin API request.
-pub async fn handle<B>(gateway: &Gateway, req: Request<B>) -> Response<GatewayBody>
+///
+/// `certified` is the caller the connection's client certificate stands
+/// for, if any.
+pub async fn handle<B>(
+    gateway: &Gateway,
+    req: Request<B>,
+    certified: Option<&AdminCaller>,
+) -> Response<GatewayBody>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match handle_inner(gateway, req).await {
+    match handle_inner(gateway, req, certified).await {
         Ok((status, value)) => json_response(status, &value),
         Err(ApiError(status, code, message)) => json_response(
             status,
             &json!({"error": {"code": code, "message": message}}),
         ),
     }
-}
-
-struct Actor {
-    principal: String,
-    operator: bool,
 }
 
 async fn read_json<T: for<'de> Deserialize<'de>, B>(body: B) -> Result<T, ApiError>
@@ -249,7 +322,7 @@ fn grant_json(g: &Grant, at: u64) -> serde_json::Value {
     v
 }
 
-fn may_see(gateway: &Gateway, actor: &Actor, grant: &Grant) -> bool {
+fn may_see(gateway: &Gateway, actor: &AdminCaller, grant: &Grant) -> bool {
     actor.operator || actor.principal == grant.principal || {
         let directory = gateway.identity.directory();
         directory
@@ -268,6 +341,7 @@ async fn after_write(gateway: &Gateway) {
 async fn handle_inner<B>(
     gateway: &Gateway,
     req: Request<B>,
+    certified: Option<&AdminCaller>,
 ) -> Result<(StatusCode, serde_json::Value), ApiError>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -279,16 +353,26 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = presented
-        .and_then(|t| gateway.admin_tokens.find(t))
-        .ok_or(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "an admin token is required: Authorization: Bearer <token>".into(),
-        ))?;
-    let actor = Actor {
-        principal: token.principal.clone(),
-        operator: token.operator,
+    let actor = match (presented, certified) {
+        (Some(presented), _) => {
+            let token = gateway.admin_tokens.find(presented).ok_or(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "unknown admin token".into(),
+            ))?;
+            AdminCaller {
+                principal: token.principal.clone(),
+                operator: token.operator,
+            }
+        }
+        (None, Some(caller)) => caller.clone(),
+        (None, None) => {
+            return Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "an admin token (Authorization: Bearer <token>) or a client certificate named by an [[admin_client]] is required".into(),
+            ))
+        }
     };
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
@@ -556,4 +640,81 @@ fn percent_decode(s: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|c| c.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_with(names: &[rcgen::SanType]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::default();
+        params.subject_alt_names = names.to_vec();
+        params.self_signed(&key).expect("cert").der().to_vec()
+    }
+
+    fn uri(s: &str) -> rcgen::SanType {
+        rcgen::SanType::URI(s.try_into().expect("ia5"))
+    }
+
+    fn dns(s: &str) -> rcgen::SanType {
+        rcgen::SanType::DnsName(s.try_into().expect("ia5"))
+    }
+
+    fn clients() -> AdminClients {
+        AdminClients::from_config(&[
+            AdminClientConfig {
+                principal: "alice".into(),
+                san: "spiffe://example.org/ops/alice".into(),
+                operator: false,
+            },
+            AdminClientConfig {
+                principal: "root".into(),
+                san: "root.ops.example.org".into(),
+                operator: true,
+            },
+        ])
+    }
+
+    #[test]
+    fn a_certificate_is_the_admin_client_one_of_its_names_names() {
+        let c = clients();
+        let alice = c.identify(&cert_with(&[
+            dns("laptop.example.org"),
+            uri("spiffe://example.org/ops/alice"),
+        ]));
+        assert_eq!(
+            alice,
+            Some(AdminCaller {
+                principal: "alice".into(),
+                operator: false
+            })
+        );
+        let root = c.identify(&cert_with(&[dns("root.ops.example.org")]));
+        assert!(root.is_some_and(|r| r.principal == "root" && r.operator));
+    }
+
+    #[test]
+    fn unnamed_ambiguous_or_garbled_certificates_are_nobody() {
+        let c = clients();
+        assert_eq!(c.identify(&cert_with(&[])), None);
+        // Names compare exactly: no prefix, case or wildcard matching.
+        for name in [
+            uri("spiffe://example.org/ops/alice/extra"),
+            uri("SPIFFE://example.org/ops/alice"),
+            dns("*.ops.example.org"),
+            dns("ops.example.org"),
+        ] {
+            assert_eq!(c.identify(&cert_with(&[name])), None);
+        }
+        let both = cert_with(&[
+            uri("spiffe://example.org/ops/alice"),
+            dns("root.ops.example.org"),
+        ]);
+        assert_eq!(c.identify(&both), None, "two callers: refused");
+        let mut der = cert_with(&[uri("spiffe://example.org/ops/alice")]);
+        der.truncate(der.len() / 2);
+        assert_eq!(c.identify(&der), None);
+        assert_eq!(c.identify(b"not a certificate"), None);
+    }
 }

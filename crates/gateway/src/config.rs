@@ -76,6 +76,10 @@ pub struct Config {
     /// Bearer tokens of the admin API, each acting as a principal.
     #[serde(default, rename = "admin_token")]
     pub admin_tokens: Vec<AdminTokenConfig>,
+    /// Client certificates of the admin API (mTLS), each acting as a
+    /// principal; needs `server.admin_tls.client_ca`.
+    #[serde(default, rename = "admin_client")]
+    pub admin_clients: Vec<AdminClientConfig>,
 }
 
 /// `[identity]`: gateway-issued credentials and where grants live.
@@ -156,6 +160,22 @@ pub struct AdminTokenConfig {
     pub operator: bool,
 }
 
+/// One `[[admin_client]]`: a client certificate of the admin API, named by
+/// one of its subject alternative names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminClientConfig {
+    /// The principal the certificate acts as (requester, approver).
+    pub principal: String,
+    /// A subject alternative name of the certificate: a URI (a SPIFFE id
+    /// such as `spiffe://example.org/ops/alice`), a DNS name or an e-mail
+    /// address, compared exactly.
+    pub san: String,
+    /// As for `[[admin_token]]`.
+    #[serde(default)]
+    pub operator: bool,
+}
+
 impl std::fmt::Debug for AdminTokenConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminTokenConfig")
@@ -182,10 +202,12 @@ pub struct AuthorizationConfig {
 pub struct ServerConfig {
     /// Data-plane address.
     pub listen: SocketAddr,
-    /// Admin address: `/metrics`, `/healthz`, `/readyz`.
+    /// Admin address: `/metrics`, `/healthz`, `/readyz` and the admin API.
     pub admin_listen: Option<SocketAddr>,
     /// Optional TLS termination on the data plane.
     pub tls: Option<TlsConfig>,
+    /// Optional TLS (and client certificates) on the admin listener.
+    pub admin_tls: Option<AdminTlsConfig>,
     /// Base domain for S3 virtual-host addressing (`bucket.<domain>`), e.g.
     /// `s3.localhost.localstack.cloud` or the gateway's own DNS name.
     pub s3_virtual_host_domain: Option<String>,
@@ -199,6 +221,22 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
+}
+
+/// `[server.admin_tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificates that admin client certificates must chain to.
+    /// Clients presenting one are verified during the handshake; a
+    /// certificate naming an `[[admin_client]]` authenticates API calls
+    /// without a token. Clients without a certificate are still accepted
+    /// (health probes, metrics scrapers, token holders).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// `[upstream]`
@@ -549,6 +587,13 @@ impl Config {
             resolve(&mut tls.cert);
             resolve(&mut tls.key);
         }
+        if let Some(tls) = &mut self.server.admin_tls {
+            resolve(&mut tls.cert);
+            resolve(&mut tls.key);
+            if let Some(ca) = &mut tls.client_ca {
+                resolve(ca);
+            }
+        }
         for policy in self.policies.values_mut() {
             if let Some(f) = &mut policy.file {
                 resolve(f);
@@ -792,6 +837,36 @@ impl Config {
                 return Err(invalid(key, "duplicate token"));
             }
         }
+        if self.server.admin_tls.is_some() && self.server.admin_listen.is_none() {
+            return Err(invalid("server.admin_tls", "needs server.admin_listen"));
+        }
+        let client_ca = self
+            .server
+            .admin_tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca.is_some());
+        let mut sans = std::collections::HashSet::new();
+        for (i, c) in self.admin_clients.iter().enumerate() {
+            let key = format!("admin_client[{i}]");
+            if !client_ca {
+                return Err(invalid(key, "needs server.admin_tls.client_ca"));
+            }
+            if !self.principals.iter().any(|p| p.name == c.principal) {
+                return Err(invalid(
+                    format!("{key}.principal"),
+                    format!("no principal {:?}", c.principal),
+                ));
+            }
+            if c.san.trim().is_empty() || c.san.trim() != c.san {
+                return Err(invalid(
+                    format!("{key}.san"),
+                    "must be a URI, DNS name or e-mail address without surrounding spaces",
+                ));
+            }
+            if !sans.insert(c.san.as_str()) {
+                return Err(invalid(format!("{key}.san"), "duplicate"));
+            }
+        }
         Ok(())
     }
 }
@@ -1017,6 +1092,59 @@ token = "alice-token-0123456789abcdef"
             Some("data")
         );
         assert_eq!(c.credential_ttls().unwrap(), (900, 43_200));
+    }
+
+    #[test]
+    fn admin_clients_need_client_ca_a_principal_and_distinct_names() {
+        let tls = "[server]\nlisten = \"127.0.0.1:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n\
+                   [server.admin_tls]\ncert = \"admin.pem\"\nkey = \"admin.key\"\n";
+        let base = format!(
+            "{}{JIT}",
+            EXAMPLE.replace(
+                "[server]\nlisten = \"127.0.0.1:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n",
+                tls,
+            )
+        );
+        let client =
+            "\n[[admin_client]]\nprincipal = \"alice\"\nsan = \"spiffe://example.org/alice\"\n";
+        let e = error_of(&format!("{base}{client}"));
+        assert!(
+            e.contains("admin_client[0]") && e.contains("client_ca"),
+            "{e}"
+        );
+        let with_ca = base.replace(
+            "key = \"admin.key\"\n",
+            "key = \"admin.key\"\nclient_ca = \"clients.pem\"\n",
+        );
+        let c =
+            Config::from_toml(&format!("{with_ca}{client}"), Path::new("/etc/cs")).expect("valid");
+        let tls = c.server.admin_tls.as_ref().unwrap();
+        assert_eq!(
+            tls.client_ca.as_deref(),
+            Some(Path::new("/etc/cs/clients.pem"))
+        );
+        assert_eq!(tls.cert, Path::new("/etc/cs/admin.pem"));
+        assert_eq!(c.admin_clients[0].principal, "alice");
+        let e = error_of(&format!(
+            "{with_ca}{}",
+            client.replace("alice\"\nsan", "mallory\"\nsan")
+        ));
+        assert!(e.contains("admin_client[0].principal"), "{e}");
+        let e = error_of(&format!("{with_ca}{client}{client}"));
+        assert!(
+            e.contains("admin_client[1].san") && e.contains("duplicate"),
+            "{e}"
+        );
+        let e = error_of(&format!(
+            "{with_ca}{}",
+            client.replace("spiffe://example.org/alice", " ")
+        ));
+        assert!(e.contains("admin_client[0].san"), "{e}");
+        let e = error_of(&with_ca.replace("admin_listen = \"127.0.0.1:9090\"\n", ""));
+        assert!(
+            e.contains("server.admin_tls") && e.contains("admin_listen"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::body::{full, GatewayBody};
-use crate::config::{Config, TlsConfig};
+use crate::config::Config;
 use crate::pipeline::{self, Next};
 use crate::{ClientInfo, Gateway};
 
@@ -37,8 +38,13 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// TLS material could not be loaded.
-    #[error("server.tls: {0}")]
-    Tls(String),
+    #[error("{section}: {message}")]
+    Tls {
+        /// `server.tls` or `server.admin_tls`.
+        section: &'static str,
+        /// What went wrong, naming the file.
+        message: String,
+    },
     /// The gateway could not be built from the configuration.
     #[error(transparent)]
     Build(#[from] crate::BuildError),
@@ -53,6 +59,7 @@ pub struct Bound {
     data: TcpListener,
     admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
+    admin_tls: Option<TlsAcceptor>,
     config: Config,
     proxy: Option<Arc<crate::proxy::Proxy>>,
 }
@@ -65,35 +72,88 @@ impl std::fmt::Debug for Bound {
     }
 }
 
-fn load_tls(tls: &TlsConfig) -> Result<TlsAcceptor, StartError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
-        .map_err(|e| StartError::Tls(format!("cert {}: {e}", tls.cert.display())))?
+fn load_certs(
+    section: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, StartError> {
+    let tls_error = |message: String| StartError::Tls { section, message };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| tls_error(format!("{}: {e}", path.display())))?
         .collect::<Result<_, _>>()
-        .map_err(|e| StartError::Tls(format!("cert {}: {e}", tls.cert.display())))?;
+        .map_err(|e| tls_error(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(StartError::Tls(format!(
-            "cert {}: no certificate found",
-            tls.cert.display()
+        return Err(tls_error(format!(
+            "{}: no certificate found",
+            path.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .map_err(|e| StartError::Tls(format!("key {}: {e}", tls.key.display())))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| StartError::Tls(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| StartError::Tls(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(certs)
+}
+
+/// A TLS acceptor for one listener. With `client_ca`, client certificates
+/// are verified against it when presented (and not required).
+fn load_tls(
+    section: &'static str,
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    alpn: &[&[u8]],
+) -> Result<TlsAcceptor, StartError> {
+    let tls_error = |message: String| StartError::Tls { section, message };
+    let certs = load_certs(section, cert)?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| tls_error(format!("{}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(e.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in load_certs(section, ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| tls_error(format!("{}: {e}", ca.display())))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| tls_error(format!("{}: {e}", ca.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| tls_error(e.to_string()))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Bound {
     /// Builds the gateway and binds its listeners.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let tls = config.server.tls.as_ref().map(load_tls).transpose()?;
+        let tls = config
+            .server
+            .tls
+            .as_ref()
+            .map(|t| load_tls("server.tls", &t.cert, &t.key, None, &[b"h2", b"http/1.1"]))
+            .transpose()?;
+        let admin_tls = config
+            .server
+            .admin_tls
+            .as_ref()
+            .map(|t| {
+                load_tls(
+                    "server.admin_tls",
+                    &t.cert,
+                    &t.key,
+                    t.client_ca.as_deref(),
+                    &[b"http/1.1"],
+                )
+            })
+            .transpose()?;
         let gateway = Arc::new(Gateway::from_config(&config).await?);
         let proxy = match &config.proxy {
             Some(p) => Some(Arc::new(
@@ -121,6 +181,7 @@ impl Bound {
             data,
             admin,
             tls,
+            admin_tls,
             config,
             proxy,
         })
@@ -145,9 +206,17 @@ impl Bound {
     /// in-flight requests for at most `limits.shutdown_grace_secs`.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let admin_task = self
-            .admin
-            .map(|l| tokio::spawn(serve_admin(l, self.gateway.clone(), stop_rx.clone())));
+        let admin_task = self.admin.map(|l| {
+            tokio::spawn(serve_admin(
+                l,
+                self.admin_tls.clone(),
+                Arc::new(crate::admin::AdminClients::from_config(
+                    &self.config.admin_clients,
+                )),
+                self.gateway.clone(),
+                stop_rx.clone(),
+            ))
+        });
         // Grants and revocations from the store, expiries recorded.
         let sync_task = tokio::spawn(crate::identity::run_sync(
             self.gateway.clone(),
@@ -304,32 +373,77 @@ async fn serve_connection(
 
 async fn serve_admin(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    clients: Arc<crate::admin::AdminClients>,
     gateway: Arc<Gateway>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, addr) = tokio::select! {
             a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
             _ = stop.changed() => return,
         };
         let gateway = gateway.clone();
+        let tls = tls.clone();
+        let clients = clients.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let gateway = gateway.clone();
-                async move {
-                    let response = if crate::admin::is_api_path(req.uri().path()) {
-                        crate::admin::handle(&gateway, req).await
-                    } else {
-                        admin(&gateway, req.uri().path()).await
-                    };
-                    Ok::<_, std::convert::Infallible>(response)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let Some(tls) = tls else {
+                serve_admin_connection(TokioIo::new(stream), gateway, None).await;
+                return;
+            };
+            let stream =
+                match tokio::time::timeout(ADMIN_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::info!(client = %addr, error = %e, "admin TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(client = %addr, "admin TLS handshake timed out");
+                        return;
+                    }
+                };
+            // The handshake verified the chain against client_ca; the
+            // certificate's names say who it is.
+            let certified = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| clients.identify(leaf));
+            serve_admin_connection(TokioIo::new(stream), gateway, certified).await;
         });
     }
+}
+
+/// Longest TLS handshake on the admin listener.
+const ADMIN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_admin_connection<S>(
+    io: TokioIo<S>,
+    gateway: Arc<Gateway>,
+    certified: Option<crate::admin::AdminCaller>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let certified = Arc::new(certified);
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let gateway = gateway.clone();
+        let certified = certified.clone();
+        async move {
+            let response = if crate::admin::is_api_path(req.uri().path()) {
+                crate::admin::handle(&gateway, req, certified.as_ref().as_ref()).await
+            } else {
+                admin(&gateway, req.uri().path()).await
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(ADMIN_HANDSHAKE_TIMEOUT)
+        .serve_connection(io, service)
+        .await;
 }
 
 async fn admin(gateway: &Gateway, path: &str) -> Response<GatewayBody> {
