@@ -13,6 +13,11 @@
 #   (created by the Debian package) or a system user `countersign-pg`.
 #   An EXIT trap (chained with any existing one) stops the server and
 #   removes the directory when the sourcing shell exits.
+# - That server also speaks TLS, with certificates made here (a test CA, a
+#   server certificate for IP 127.0.0.1 only, a client certificate for the
+#   role `countersign_cert`, which must authenticate with it, and an
+#   unrelated CA); COUNTERSIGN_TEST_POSTGRES_TLS_DIR names their directory
+#   (ca.pem, client.pem, client.key, other-ca.pem).
 
 countersign_pg_bindir() {
   local d
@@ -61,6 +66,77 @@ countersign_pg_stop() {
     countersign_pg_as_user "$COUNTERSIGN_PG_BIN/pg_ctl" -D "$COUNTERSIGN_PG_DIR/data" \
       -m fast -w -t 30 stop >/dev/null 2>&1 || true
     rm -rf "$COUNTERSIGN_PG_DIR"
+  fi
+}
+
+# Writes the test PKI into $1 with Python's `cryptography` (the tests'
+# virtual environment has it) or, failing that, the openssl command.
+countersign_pg_make_pki() {
+  local dir="$1" python="${COUNTERSIGN_PYTHON:-python3}"
+  if "$python" -c 'import cryptography' 2>/dev/null; then
+    "$python" - "$dir" <<'PY'
+import datetime, ipaddress, sys
+from pathlib import Path
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+out = Path(sys.argv[1])
+now = datetime.datetime.now(datetime.timezone.utc)
+
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+def build(subject, key, issuer, issuer_key, extensions):
+    b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2)))
+    for ext, critical in extensions:
+        b = b.add_extension(ext, critical=critical)
+    return b.sign(issuer_key, hashes.SHA256())
+
+def write(stem, cert, key=None):
+    (out / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if key is not None:
+        (out / f"{stem}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+ca_ext = [(x509.BasicConstraints(ca=True, path_length=None), True)]
+for stem, cn in (("ca", "countersign test PostgreSQL CA"), ("other-ca", "an unrelated CA")):
+    key = ec.generate_private_key(ec.SECP256R1())
+    write(stem, build(cn, key, cn, key, ca_ext), key if stem == "ca" else None)
+    if stem == "ca":
+        ca_key = key
+ca = "countersign test PostgreSQL CA"
+key = ec.generate_private_key(ec.SECP256R1())
+write("server", build("127.0.0.1", key, ca, ca_key,
+                      [(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)]), key)
+key = ec.generate_private_key(ec.SECP256R1())
+write("client", build("countersign_cert", key, ca, ca_key, []), key)
+PY
+  elif command -v openssl >/dev/null 2>&1; then
+    (
+      cd "$dir" &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+          -subj "/CN=countersign test PostgreSQL CA" -keyout ca.key -out ca.pem 2>/dev/null &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+          -subj "/CN=an unrelated CA" -keyout other-ca.key -out other-ca.pem 2>/dev/null &&
+        rm -f other-ca.key &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+          -keyout server.key -out server.csr 2>/dev/null &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+          -extfile server.ext -out server.pem 2>/dev/null &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=countersign_cert" \
+          -keyout client.key -out client.csr 2>/dev/null &&
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+          -out client.pem 2>/dev/null &&
+        rm -f ./*.csr server.ext ca.srl
+    )
+  else
+    echo "error: neither Python's cryptography nor openssl to make the test certificates" >&2
+    return 1
   fi
 }
 
@@ -131,14 +207,38 @@ countersign_pg_start() {
     return 1
   fi
 
+  # TLS: the server's certificate and key where it reads them, client
+  # certificates checked against the test CA, and one role that must
+  # present a client certificate (first matching pg_hba line wins).
+  local tls="$COUNTERSIGN_PG_DIR/tls"
+  mkdir -p "$tls"
+  if ! countersign_pg_make_pki "$tls"; then
+    return 1
+  fi
+  rm -f "$tls/ca.key"
+  mv "$tls/server.pem" "$tls/server.key" "$COUNTERSIGN_PG_DIR/data/"
+  chmod 600 "$COUNTERSIGN_PG_DIR/data/server.key" "$tls/client.key"
+  {
+    echo "hostssl all countersign_cert 127.0.0.1/32 cert"
+    echo "host all countersign_cert 127.0.0.1/32 reject"
+    cat "$COUNTERSIGN_PG_DIR/data/pg_hba.conf"
+  } >"$COUNTERSIGN_PG_DIR/pg_hba.conf.new"
+  mv "$COUNTERSIGN_PG_DIR/pg_hba.conf.new" "$COUNTERSIGN_PG_DIR/data/pg_hba.conf"
+  if [ -n "$COUNTERSIGN_PG_USER" ]; then
+    chown -R "$COUNTERSIGN_PG_USER" "$COUNTERSIGN_PG_DIR/data" "$tls"
+  fi
+  local ssl_options="-c ssl=on -c ssl_cert_file=$COUNTERSIGN_PG_DIR/data/server.pem"
+  ssl_options+=" -c ssl_key_file=$COUNTERSIGN_PG_DIR/data/server.key -c ssl_ca_file=$tls/ca.pem"
+
   local port attempt
   for attempt in 1 2 3 4 5; do
     port=$(countersign_pg_free_port)
     if countersign_pg_as_user "$bindir/pg_ctl" -D "$COUNTERSIGN_PG_DIR/data" \
       -l "$COUNTERSIGN_PG_DIR/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$COUNTERSIGN_PG_DIR -c fsync=off -c full_page_writes=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$COUNTERSIGN_PG_DIR -c fsync=off -c full_page_writes=off $ssl_options" \
       start >/dev/null 2>&1; then
       export COUNTERSIGN_TEST_POSTGRES_URL="postgres://countersign@127.0.0.1:$port/postgres"
+      export COUNTERSIGN_TEST_POSTGRES_TLS_DIR="$tls"
       echo "== PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$port" \
         "(started in $((($(date +%s%N) - started_at) / 1000000)) ms, data in $COUNTERSIGN_PG_DIR)"
       return 0

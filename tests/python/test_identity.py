@@ -305,9 +305,14 @@ def postgres_url():
 def test_two_replicas_on_postgres_enforce_a_revocation_within_a_second(moto, upstream_s3, postgres_url):
     args = (moto.url, moto.access_key_id, moto.secret_access_key)
     ring = key_ring((1, "active", KEY_1))
+    tls_dir = os.environ.get("COUNTERSIGN_TEST_POSTGRES_TLS_DIR")
+    if not tls_dir:
+        pytest.fail("COUNTERSIGN_TEST_POSTGRES_TLS_DIR is not set: run ./tests/run.sh, which starts PostgreSQL")
     a = JitGateway(*args, store=postgres_url, ring=ring)
-    b = JitGateway(*args, store=postgres_url, ring=ring)
+    # Replica B reaches the same server over verified TLS.
+    b = JitGateway(*args, store=f"{postgres_url}?sslmode=verify-full&sslrootcert={tls_dir}/ca.pem", ring=ring)
     try:
+        assert '"tls":true' in b.logs() and '"tls":false' in a.logs(), (a.logs(), b.logs())
         grant = request_grant(a, "alice")
         status, body = a.api("POST", f"/v1/grants/{grant['id']}/approve", "bob", {})
         assert status == 200, body

@@ -12,6 +12,8 @@ use crate::grants::{Grant, GrantState};
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+pub mod postgres_tls;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -18,21 +18,18 @@
 //! - Dropping the store stops its background tasks and closes both
 //!   connections.
 //!
-//! **TLS to PostgreSQL is not supported yet**: connections are made
-//! without TLS (`NoTls`), `sslmode=prefer` (the default) falls back to
-//! plain TCP, and `sslmode=require` is refused when opening. Use a Unix
-//! socket, a trusted network, or a local TLS-terminating proxy.
+//! - Both connections use TLS (rustls) with `sslmode=verify-full` in the
+//!   URL; see [`super::postgres_tls`] for the parameters.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::{watch, MappedMutexGuard, Mutex as AsyncMutex, MutexGuard};
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{AsyncMessage, Client, Config, IsolationLevel, NoTls, Transaction};
+use tokio_postgres::{AsyncMessage, Client, IsolationLevel, Transaction};
 
+use super::postgres_tls::{Endpoint, Messages};
 use super::*;
 
 /// The notification channel every write notifies.
@@ -93,7 +90,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 
 /// The PostgreSQL [`Store`].
 pub struct PostgresStore {
-    config: Config,
+    endpoint: Endpoint,
     /// The query connection; `None` after it was found closed and could
     /// not be reopened.
     conn: AsyncMutex<Option<QueryConn>>,
@@ -117,14 +114,19 @@ struct QueryConn {
 }
 
 impl QueryConn {
-    async fn open(config: &Config) -> Result<Self, StoreError> {
-        let (client, connection) = config
-            .connect(NoTls)
+    async fn open(endpoint: &Endpoint) -> Result<Self, StoreError> {
+        let (client, mut messages) = endpoint
+            .connect()
             .await
             .map_err(|e| pg_err("connecting to PostgreSQL", &e))?;
         let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %describe(&e), "postgres store: query connection lost");
+            // Polling the messages drives the connection; notices are
+            // dropped, an error ends it.
+            while let Some(message) = messages.next().await {
+                if let Err(e) = message {
+                    tracing::warn!(error = %describe(&e), "postgres store: query connection lost");
+                    break;
+                }
             }
         });
         Ok(Self {
@@ -139,42 +141,43 @@ impl PostgresStore {
     /// or the key-value form), creates the schema if needed and starts
     /// listening for changes.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| pg_err("invalid PostgreSQL URL", &e))?;
-        if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            return Err(StoreError::Backend(
-                "postgres store: TLS to PostgreSQL is not supported yet (remove sslmode=require)"
-                    .into(),
-            ));
-        }
+        let mut endpoint = Endpoint::parse(url)?;
+        let config = &mut endpoint.config;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("countersign");
         }
-        let mut conn = QueryConn::open(&config).await?;
+        let mut conn = QueryConn::open(&endpoint).await?;
         create_schema(&mut conn.client).await?;
 
-        let mut listener_config = config.clone();
+        let mut listener_endpoint = endpoint.clone();
         let name = format!(
             "{} changes",
-            config.get_application_name().unwrap_or("countersign")
+            endpoint
+                .config
+                .get_application_name()
+                .unwrap_or("countersign")
         );
-        listener_config
+        listener_endpoint
+            .config
             .application_name(&name)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .keepalives_interval(Duration::from_secs(10))
             .keepalives_retries(3);
         let changes = Arc::new(watch::channel(0).0);
-        let listener = Listener::connect(&listener_config, &changes)
+        let listener = Listener::connect(&listener_endpoint, &changes)
             .await
             .map_err(|e| StoreError::Backend(format!("postgres store: listening: {e}")))?;
-        let task = tokio::spawn(listen(listener_config, changes.clone(), listener));
+        let task = tokio::spawn(listen(listener_endpoint, changes.clone(), listener));
+        tracing::info!(
+            tls = endpoint.is_tls(),
+            "postgres store: connected and listening"
+        );
         Ok(Self {
-            config,
+            endpoint,
             conn: AsyncMutex::new(Some(conn)),
             changes,
             _listener: AbortOnDrop(task.abort_handle()),
@@ -187,7 +190,7 @@ impl PostgresStore {
         let usable = matches!(&*guard, Some(c) if !c.client.is_closed());
         if !usable {
             *guard = None;
-            *guard = Some(QueryConn::open(&self.config).await?);
+            *guard = Some(QueryConn::open(&self.endpoint).await?);
             tracing::info!("postgres store: query connection reopened");
         }
         Ok(MutexGuard::map(guard, |c| {
@@ -470,9 +473,6 @@ impl Store for PostgresStore {
     }
 }
 
-/// The messages (notifications, notices) of the listening connection.
-type Messages = Pin<Box<dyn Stream<Item = Result<AsyncMessage, tokio_postgres::Error>> + Send>>;
-
 /// The dedicated `LISTEN` connection.
 struct Listener {
     client: Client,
@@ -483,14 +483,11 @@ impl Listener {
     /// Connects, listens, then reads the change counter into `changes`,
     /// ticking it even if the counter did not move (after a reconnection
     /// every receiver must reload): anything committed later is notified.
-    async fn connect(config: &Config, changes: &watch::Sender<u64>) -> Result<Self, String> {
-        let (client, mut connection) = config
-            .connect(NoTls)
+    async fn connect(endpoint: &Endpoint, changes: &watch::Sender<u64>) -> Result<Self, String> {
+        let (client, mut messages) = endpoint
+            .connect()
             .await
             .map_err(|e| format!("connecting to PostgreSQL: {}", describe(&e)))?;
-        let mut messages: Messages = Box::pin(futures_util::stream::poll_fn(move |cx| {
-            connection.poll_message(cx)
-        }));
         drive(
             &mut messages,
             changes,
@@ -599,7 +596,7 @@ fn handle(message: AsyncMessage, changes: &watch::Sender<u64>) {
 
 /// The listener task: runs `listener`, and reconnects whenever its
 /// connection is lost, then ticks so every receiver reloads.
-async fn listen(config: Config, changes: Arc<watch::Sender<u64>>, listener: Listener) {
+async fn listen(endpoint: Endpoint, changes: Arc<watch::Sender<u64>>, listener: Listener) {
     let mut current = Some(listener);
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -608,7 +605,7 @@ async fn listen(config: Config, changes: Arc<watch::Sender<u64>>, listener: List
             None => {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
-                match Listener::connect(&config, &changes).await {
+                match Listener::connect(&endpoint, &changes).await {
                     Ok(listener) => {
                         // `connect` ticked the channel (unconditionally):
                         // notifications may have been missed, so reload.
@@ -650,7 +647,7 @@ mod tests {
                      server where this user may CREATE DATABASE"
                 )
             });
-            let (admin, connection) = tokio_postgres::connect(&base, NoTls)
+            let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
                 .await
                 .unwrap_or_else(|e| panic!("connecting to the test server: {}", describe(&e)));
             let task = tokio::spawn(async move {
@@ -741,13 +738,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn tls_required_is_refused_without_connecting() {
-        let err = open("postgres://u:secret@127.0.0.1:1/db?sslmode=require")
+    async fn tls_settings_are_checked_before_connecting() {
+        let err = open("postgres://u:secret@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
             .await
             .err()
             .unwrap();
         let text = err.to_string();
-        assert!(text.contains("TLS"), "{text}");
+        assert!(text.contains("sslrootcert /nonexistent/ca.pem"), "{text}");
         assert!(!text.contains("secret"), "{text}");
     }
 
@@ -773,6 +770,138 @@ mod tests {
         let again = open(&db.url).await.unwrap();
         assert!(again.grant("g-1").await.unwrap().is_some());
         drop((store, again));
+        db.drop_db().await;
+    }
+
+    /// The test server's PKI (tests/postgres.sh).
+    fn tls_dir() -> String {
+        std::env::var("COUNTERSIGN_TEST_POSTGRES_TLS_DIR").unwrap_or_else(|_| {
+            panic!("COUNTERSIGN_TEST_POSTGRES_TLS_DIR is not set: run tests/run.sh, or `source tests/postgres.sh` first")
+        })
+    }
+
+    /// The test server's port, from a `postgres://user@127.0.0.1:PORT/db` URL.
+    fn port_of(url: &str) -> &str {
+        let after = url.rsplit_once(':').expect("a port").1;
+        after.split('/').next().expect("a port")
+    }
+
+    /// Every connection to `db` (application name, TLS, client DN, user).
+    async fn connections(db: &TestDb) -> Vec<(String, bool, Option<String>, String)> {
+        db.admin
+            .query(
+                "SELECT a.application_name, s.ssl, s.client_dn, a.usename::text
+                 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+                 WHERE a.datname = $1 ORDER BY 1",
+                &[&db.name],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: tests/run.sh starts one and runs ignored tests with COUNTERSIGN_TEST_POSTGRES_URL"]
+    async fn over_verified_tls_every_connection_is_encrypted_and_changes_arrive() {
+        let db = TestDb::new().await;
+        let url = format!(
+            "{}?sslmode=verify-full&sslrootcert={}/ca.pem",
+            db.url,
+            tls_dir()
+        );
+        let a = PostgresStore::open(&url).await.unwrap();
+        let b = PostgresStore::open(&url).await.unwrap();
+        let mut b_changes = b.changes();
+        b_changes.borrow_and_update();
+        a.bump_principal_epoch("alice").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), b_changes.changed())
+            .await
+            .expect("the notification arrives over TLS within a second")
+            .unwrap();
+        assert_eq!(b.snapshot(0).await.unwrap().version, 1);
+        let seen = connections(&db).await;
+        // Each store: a query connection and a listening one.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.iter().all(|(_, ssl, _, _)| *ssl), "{seen:?}");
+        assert_eq!(
+            seen.iter()
+                .filter(|(app, ..)| app == "countersign changes")
+                .count(),
+            2,
+            "{seen:?}"
+        );
+        drop((a, b));
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: tests/run.sh starts one and runs ignored tests with COUNTERSIGN_TEST_POSTGRES_URL"]
+    async fn tls_refuses_a_server_it_cannot_verify() {
+        let db = TestDb::new().await;
+        let dir = tls_dir();
+        let port = port_of(&db.url);
+        let refused = |url: String| async move {
+            match PostgresStore::open(&url).await {
+                Ok(_) => panic!("{url}: connected"),
+                Err(e) => e.to_string(),
+            }
+        };
+        // Another CA; the public roots; the right CA but another host name
+        // (the certificate names 127.0.0.1 only; hostaddr keeps the address).
+        for url in [
+            format!(
+                "{}?sslmode=verify-full&sslrootcert={dir}/other-ca.pem",
+                db.url
+            ),
+            format!("{}?sslmode=verify-full&sslrootcert=system", db.url),
+            format!(
+                "host=localhost hostaddr=127.0.0.1 port={port} user=countersign dbname={} \
+                 sslmode=verify-full sslrootcert={dir}/ca.pem",
+                db.name
+            ),
+        ] {
+            let text = refused(url.clone()).await;
+            assert!(text.contains("certificate"), "{url}: {text}");
+        }
+        assert!(connections(&db).await.is_empty());
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: tests/run.sh starts one and runs ignored tests with COUNTERSIGN_TEST_POSTGRES_URL"]
+    async fn a_client_certificate_authenticates_the_store() {
+        let db = TestDb::new().await;
+        let dir = tls_dir();
+        // tests/postgres.sh: this role authenticates with a certificate only.
+        db.admin
+            .batch_execute(
+                "DO $$ BEGIN CREATE ROLE countersign_cert LOGIN SUPERUSER;
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+            )
+            .await
+            .unwrap();
+        let as_cert_user = db.url.replacen("countersign@", "countersign_cert@", 1);
+        let verified = format!("{as_cert_user}?sslmode=verify-full&sslrootcert={dir}/ca.pem");
+        let store = PostgresStore::open(&format!(
+            "{verified}&sslcert={dir}/client.pem&sslkey={dir}/client.key"
+        ))
+        .await
+        .unwrap();
+        store.bump_principal_epoch("alice").await.unwrap();
+        let seen = connections(&db).await;
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        for (_, ssl, dn, user) in &seen {
+            assert!(*ssl && user == "countersign_cert", "{seen:?}");
+            assert_eq!(dn.as_deref(), Some("/CN=countersign_cert"), "{seen:?}");
+        }
+        drop(store);
+        // Without the certificate the server refuses the role.
+        let Err(e) = PostgresStore::open(&verified).await else {
+            panic!("connected without a client certificate");
+        };
+        assert!(e.to_string().contains("certificate"), "{e}");
         db.drop_db().await;
     }
 
@@ -884,7 +1013,9 @@ mod tests {
         let mut b_changes = b.changes();
         let before = *b_changes.borrow_and_update();
         // A write that notifies nobody (as if the notification were lost).
-        let (writer, connection) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+        let (writer, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         let task = tokio::spawn(connection);
         writer
             .batch_execute(
