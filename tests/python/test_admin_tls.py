@@ -190,8 +190,18 @@ def test_a_certificate_no_admin_client_names_authenticates_nobody(gw, pki):
     assert https(gw, pki, "/v1/whoami", cert="stranger", token=ADMIN_TOKENS["bob"]) == (
         200, {"principal": "bob", "operator": False})
     # A wrong token is refused even on a connection certified as alice.
-    status, body = https(gw, pki, "/v1/whoami", cert="alice", token="not-a-token-0123456789abcdef")
+    wrong = "not-a-token-0123456789abcdef"
+    status, body = https(gw, pki, "/v1/whoami", cert="alice", token=wrong)
     assert status == 401, body
+    # Both refusals are counted and audited, without the token.
+    _, metrics = https(gw, pki, "/metrics")
+    for reason in ("unknown_certificate", "unknown_token"):
+        assert f'countersign_admin_auth_failures_total{{reason="{reason}"}} 1' in metrics, metrics
+    refused = [e for e in gw.audit_events() if e.get("event") == "admin_unauthenticated"]
+    assert [(e["reason"], e["path"], e["method"]) for e in refused] == [
+        ("unknown_certificate", "/v1/whoami", "GET"), ("unknown_token", "/v1/whoami", "GET")], refused
+    assert all(e["client"].startswith("127.0.0.1:") for e in refused), refused
+    assert wrong not in gw.audit_path.read_text() and wrong not in gw.logs()
 
 
 def test_tokens_over_tls_and_probes_without_a_certificate(gw, pki):

@@ -118,6 +118,17 @@ pub struct AdminCaller {
     pub operator: bool,
 }
 
+/// What the admin listener knows about a connection before any request.
+#[derive(Clone, Debug)]
+pub struct AdminPeer {
+    /// The client's address.
+    pub addr: std::net::SocketAddr,
+    /// The caller its client certificate stands for, if any.
+    pub certified: Option<AdminCaller>,
+    /// Whether it presented a (verified) client certificate at all.
+    pub presented_certificate: bool,
+}
+
 /// The configured admin client certificates, by subject alternative name.
 #[derive(Clone, Debug, Default)]
 pub struct AdminClients(std::collections::HashMap<String, AdminCaller>);
@@ -249,19 +260,16 @@ pub fn is_api_path(path: &str) -> bool {
 }
 
 /// Answers one admin API request.
-///
-/// `certified` is the caller the connection's client certificate stands
-/// for, if any.
 pub async fn handle<B>(
     gateway: &Gateway,
     req: Request<B>,
-    certified: Option<&AdminCaller>,
+    peer: &AdminPeer,
 ) -> Response<GatewayBody>
 where
     B: http_body::Body<Data = Bytes> + Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match handle_inner(gateway, req, certified).await {
+    match handle_inner(gateway, req, peer).await {
         Ok((status, value)) => json_response(status, &value),
         Err(ApiError(status, code, message)) => json_response(
             status,
@@ -338,10 +346,42 @@ async fn after_write(gateway: &Gateway) {
     }
 }
 
+/// Records a refused admin call (audit event, metric, log) and answers 401.
+/// The presented token itself is never recorded.
+fn unauthenticated<B>(
+    gateway: &Gateway,
+    req: &Request<B>,
+    peer: &AdminPeer,
+    reason: &'static str,
+) -> ApiError {
+    gateway
+        .metrics
+        .admin_auth_failures
+        .with_label_values(&[reason])
+        .inc();
+    tracing::warn!(client = %peer.addr, reason, path = req.uri().path(), "admin API call refused: not authenticated");
+    gateway.audit.write_event(&json!({
+        "time": crate::audit::rfc3339_secs(now()),
+        "event": "admin_unauthenticated",
+        "reason": reason,
+        "client": peer.addr.to_string(),
+        "method": req.method().as_str(),
+        "path": req.uri().path(),
+    }));
+    let message = match reason {
+        "unknown_token" => "unknown admin token",
+        "unknown_certificate" => {
+            "the client certificate is not an [[admin_client]], and no admin token was given"
+        }
+        _ => "an admin token (Authorization: Bearer <token>) or a client certificate named by an [[admin_client]] is required",
+    };
+    ApiError(StatusCode::UNAUTHORIZED, "Unauthorized", message.into())
+}
+
 async fn handle_inner<B>(
     gateway: &Gateway,
     req: Request<B>,
-    certified: Option<&AdminCaller>,
+    peer: &AdminPeer,
 ) -> Result<(StatusCode, serde_json::Value), ApiError>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -353,26 +393,19 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let actor = match (presented, certified) {
-        (Some(presented), _) => {
-            let token = gateway.admin_tokens.find(presented).ok_or(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "unknown admin token".into(),
-            ))?;
-            AdminCaller {
+    let actor = match (presented, &peer.certified) {
+        (Some(presented), _) => match gateway.admin_tokens.find(presented) {
+            Some(token) => AdminCaller {
                 principal: token.principal.clone(),
                 operator: token.operator,
-            }
-        }
+            },
+            None => return Err(unauthenticated(gateway, &req, peer, "unknown_token")),
+        },
         (None, Some(caller)) => caller.clone(),
-        (None, None) => {
-            return Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "an admin token (Authorization: Bearer <token>) or a client certificate named by an [[admin_client]] is required".into(),
-            ))
+        (None, None) if peer.presented_certificate => {
+            return Err(unauthenticated(gateway, &req, peer, "unknown_certificate"))
         }
+        (None, None) => return Err(unauthenticated(gateway, &req, peer, "no_credentials")),
     };
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();

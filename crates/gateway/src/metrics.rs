@@ -22,6 +22,8 @@ pub struct Metrics {
     pub grant_transitions: IntCounterVec,
     /// Credentials issued, and revoked (one credential or all of a principal's).
     pub credential_events: IntCounterVec,
+    /// Admin API calls refused as unauthenticated, by reason.
+    pub admin_auth_failures: IntCounterVec,
     /// Reloads of the grants snapshot from the store, by result.
     pub snapshot_reloads: IntCounterVec,
     /// The store's change counter in the snapshot this replica enforces.
@@ -96,6 +98,11 @@ impl Metrics {
             "Issued credentials: issued, revoked, sessions_revoked",
             "event",
         );
+        let admin_auth_failures = counter(
+            "countersign_admin_auth_failures_total",
+            "Admin API calls refused as unauthenticated: no_credentials, unknown_token, unknown_certificate",
+            "reason",
+        );
         let snapshot_reloads = counter(
             "countersign_identity_snapshot_reloads_total",
             "Reloads of grants and revocations from the store, by result",
@@ -109,6 +116,7 @@ impl Metrics {
         for c in [
             Box::new(grant_transitions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(credential_events.clone()),
+            Box::new(admin_auth_failures.clone()),
             Box::new(snapshot_reloads.clone()),
             Box::new(snapshot_version.clone()),
             Box::new(requests.clone()),
@@ -135,6 +143,7 @@ impl Metrics {
             phase,
             grant_transitions,
             credential_events,
+            admin_auth_failures,
             snapshot_reloads,
             snapshot_version,
         }

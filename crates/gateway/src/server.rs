@@ -388,7 +388,12 @@ async fn serve_admin(
         let clients = clients.clone();
         tokio::spawn(async move {
             let Some(tls) = tls else {
-                serve_admin_connection(TokioIo::new(stream), gateway, None).await;
+                let peer = crate::admin::AdminPeer {
+                    addr,
+                    certified: None,
+                    presented_certificate: false,
+                };
+                serve_admin_connection(TokioIo::new(stream), gateway, peer).await;
                 return;
             };
             let stream =
@@ -405,13 +410,17 @@ async fn serve_admin(
                 };
             // The handshake verified the chain against client_ca; the
             // certificate's names say who it is.
-            let certified = stream
+            let leaf = stream
                 .get_ref()
                 .1
                 .peer_certificates()
-                .and_then(|chain| chain.first())
-                .and_then(|leaf| clients.identify(leaf));
-            serve_admin_connection(TokioIo::new(stream), gateway, certified).await;
+                .and_then(|chain| chain.first());
+            let peer = crate::admin::AdminPeer {
+                addr,
+                certified: leaf.and_then(|leaf| clients.identify(leaf)),
+                presented_certificate: leaf.is_some(),
+            };
+            serve_admin_connection(TokioIo::new(stream), gateway, peer).await;
         });
     }
 }
@@ -422,17 +431,17 @@ const ADMIN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 async fn serve_admin_connection<S>(
     io: TokioIo<S>,
     gateway: Arc<Gateway>,
-    certified: Option<crate::admin::AdminCaller>,
+    peer: crate::admin::AdminPeer,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let certified = Arc::new(certified);
+    let peer = Arc::new(peer);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let gateway = gateway.clone();
-        let certified = certified.clone();
+        let peer = peer.clone();
         async move {
             let response = if crate::admin::is_api_path(req.uri().path()) {
-                crate::admin::handle(&gateway, req, certified.as_ref().as_ref()).await
+                crate::admin::handle(&gateway, req, &peer).await
             } else {
                 admin(&gateway, req.uri().path()).await
             };
