@@ -476,7 +476,14 @@ fn main() -> ExitCode {
         } => classify_cmd::classify(&request, &account, json),
         Command::Config {
             command: ConfigCommand::Check { file },
-        } => match Config::load(&file).and_then(|c| c.key_ring().map(|_| c)) {
+        } => match Config::load(&file)
+            .and_then(|c| c.key_ring().map(|_| c))
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                countersign_gateway::server::ListenerTls::load(&c)
+                    .map(|_| c)
+                    .map_err(|e| e.to_string())
+            }) {
             Ok(c) => {
                 eprintln!(
                     "{}: OK ({} principal(s), {} polic(ies))",

@@ -56,6 +56,26 @@ document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s
     let (code, _, err) = countersign(&["config", "check", "/nonexistent/countersign.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read"), "{err}");
+    // TLS material is loaded too, so a bad file is caught before `serve`.
+    let text = std::fs::read_to_string(&good).expect("read");
+    let with_tls = |section: &str| {
+        text.replace(
+            "listen = \"127.0.0.1:8080\"\n",
+            &format!(
+                "listen = \"127.0.0.1:8080\"\nadmin_listen = \"127.0.0.1:9090\"\n\
+                 [server.{section}]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n"
+            ),
+        )
+    };
+    for section in ["tls", "admin_tls"] {
+        let file = write(&dir, &format!("{section}.toml"), &with_tls(section));
+        let (code, _, err) = countersign(&["config", "check", &file]);
+        assert_eq!(code, 2, "{section}: {err}");
+        assert!(
+            err.contains(&format!("server.{section}")) && err.contains("missing.pem"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

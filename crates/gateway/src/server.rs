@@ -131,16 +131,26 @@ fn load_tls(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-impl Bound {
-    /// Builds the gateway and binds its listeners.
-    pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let tls = config
+/// The TLS acceptors of the listeners, from `server.tls` and
+/// `server.admin_tls` (also what `countersign config check` loads, so a bad
+/// certificate or key is reported before `serve`).
+pub struct ListenerTls {
+    /// The data plane's.
+    pub data: Option<TlsAcceptor>,
+    /// The admin listener's.
+    pub admin: Option<TlsAcceptor>,
+}
+
+impl ListenerTls {
+    /// Reads and checks the certificates and keys.
+    pub fn load(config: &Config) -> Result<Self, StartError> {
+        let data = config
             .server
             .tls
             .as_ref()
             .map(|t| load_tls("server.tls", &t.cert, &t.key, None, &[b"h2", b"http/1.1"]))
             .transpose()?;
-        let admin_tls = config
+        let admin = config
             .server
             .admin_tls
             .as_ref()
@@ -154,6 +164,17 @@ impl Bound {
                 )
             })
             .transpose()?;
+        Ok(Self { data, admin })
+    }
+}
+
+impl Bound {
+    /// Builds the gateway and binds its listeners.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let ListenerTls {
+            data: tls,
+            admin: admin_tls,
+        } = ListenerTls::load(&config)?;
         let gateway = Arc::new(Gateway::from_config(&config).await?);
         let proxy = match &config.proxy {
             Some(p) => Some(Arc::new(
