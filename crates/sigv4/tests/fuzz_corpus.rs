@@ -2,39 +2,13 @@
 //! (`fuzz/corpus/sigv4_*`) through the same entry points the targets call, so
 //! a stable `cargo test` catches regressions without nightly or libFuzzer.
 
-use std::path::{Path, PathBuf};
+#[path = "../../../fuzz/corpus_replay.rs"]
+mod corpus_replay;
 
 use countersign_sigv4::fuzzing;
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "{target}: expected a seed corpus, found {} files",
-        files.len()
-    );
-    files
-}
-
 fn replay(target: &str, run: fn(&[u8])) {
-    for file in corpus(target) {
-        let data = match std::fs::read(&file) {
-            Ok(data) => data,
-            // A fuzzer running on the same directory replaced it meanwhile.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => panic!("{}: {e}", file.display()),
-        };
-        let result = std::panic::catch_unwind(|| run(&data));
-        assert!(result.is_ok(), "{target}: {} panicked", file.display());
-    }
+    corpus_replay::replay(target, 10, run);
 }
 
 #[test]
