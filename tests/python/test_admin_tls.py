@@ -11,6 +11,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness import ADMIN_TOKENS, JIT_BUCKET, KEY_1, JitGateway, countersign_binary, key_ring
+from harness import ADMIN_TOKENS, JIT_BUCKET, KEY_1, REGION, JitGateway, countersign_binary, key_ring
 
 ALICE_SAN = "spiffe://example.test/people/alice"
 OPS_SAN = "ops.admin.example.test"
@@ -212,6 +213,33 @@ def test_tokens_over_tls_and_probes_without_a_certificate(gw, pki):
     assert https(gw, pki, "/healthz") == (200, "ok\n")
     out = cli(gw, pki, "grant", "list", "--json", token=ADMIN_TOKENS["carol"])
     assert out.returncode == 0, out.stderr
+
+
+def test_the_aws_cli_with_credential_process_and_only_a_client_certificate(gw, pki, upstream_s3, tmp_path):
+    """A workload whose only secret is its X.509 identity (an SVID, say):
+    the AWS CLI's credential_process runs `countersign creds issue` with the
+    client certificate, no admin token, and gets short-lived credentials."""
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[default]\n"
+        f"credential_process = {countersign_binary()} creds issue --format credential-process --ttl 10m"
+        f" --admin-url {gw.admin_url} --admin-ca {pki / 'server-ca.pem'}"
+        f" --admin-cert {pki / 'alice.pem'} --admin-key {pki / 'alice.key'}\n"
+        "s3 =\n    addressing_style = path\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COUNTERSIGN_ADMIN"))}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_ENDPOINT_URL=gw.url, AWS_DEFAULT_REGION=REGION, AWS_MAX_ATTEMPTS="1")
+    aws = str(Path(sys.executable).with_name("aws"))
+    out = subprocess.run([aws, "s3", "ls", f"s3://{JIT_BUCKET}/reports/"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "q3.csv" in out.stdout
+    # alice's standing policy still decides: no writes.
+    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt"], input="x", env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
+    issued = [e for e in gw.audit_events() if e.get("event") == "credentials_issued"]
+    assert issued and issued[-1]["principal"] == "alice" and issued[-1]["actor"] == "alice", issued
 
 
 def test_certificates_from_another_ca_and_plain_http_are_refused(gw, pki):

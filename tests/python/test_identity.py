@@ -27,19 +27,6 @@ def error_code(excinfo):
 
 
 @pytest.fixture(scope="module")
-def upstream_s3(moto):
-    s3 = boto3.client("s3", endpoint_url=moto.url, region_name=REGION,
-                      aws_access_key_id=moto.access_key_id, aws_secret_access_key=moto.secret_access_key)
-    try:
-        s3.create_bucket(Bucket=JIT_BUCKET)
-    except ClientError as e:
-        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
-    s3.put_object(Bucket=JIT_BUCKET, Key="reports/q3.csv", Body=b"a,b\n1,2\n")
-    return s3
-
-
-@pytest.fixture(scope="module")
 def jit(moto, upstream_s3):
     directory = f"/tmp/countersign-jit-{uuid.uuid4().hex[:8]}"
     gw = JitGateway(moto.url, moto.access_key_id, moto.secret_access_key,
