@@ -73,6 +73,9 @@ pub struct AuditRecord {
     pub statement: Option<String>,
     /// The just-in-time grant the deciding statement came from, if any.
     pub grant: Option<String>,
+    /// The IAM role the call was re-signed as (the grant's role's
+    /// `upstream_role_arn`); unset: the gateway's own upstream credentials.
+    pub upstream_role: Option<String>,
     /// Decision.
     pub decision: Decision,
     /// Why: the failed rule, the policy statement, or the upstream error.
@@ -113,6 +116,7 @@ impl AuditRecord {
             resources: Vec::new(),
             statement: None,
             grant: None,
+            upstream_role: None,
             decision: Decision::None,
             reason: String::new(),
             error_code: None,

@@ -138,6 +138,10 @@ pub struct RoleConfig {
     /// A ticket reference must be given (default false).
     #[serde(default)]
     pub require_ticket: bool,
+    /// An IAM role that calls allowed through this role's grants are
+    /// re-signed as (assumed with the caller as `SourceIdentity`); unset:
+    /// the gateway's own upstream credentials.
+    pub upstream_role_arn: Option<String>,
 }
 
 fn yes() -> bool {
@@ -254,6 +258,9 @@ pub struct UpstreamConfig {
     /// The upstream account id, used in resource ARNs a request does not
     /// spell out (DynamoDB tables, SQS queues by name, ...). Unset: `*`.
     pub account_id: Option<String>,
+    /// Region of the STS endpoint that assumes `role.upstream_role_arn`
+    /// (default `us-east-1`).
+    pub sts_region: Option<String>,
 }
 
 /// One `[[principal]]`.
@@ -776,6 +783,14 @@ impl Config {
         self.credential_ttls()?;
         self.max_staleness()?;
         for (i, r) in self.roles.iter().enumerate() {
+            if let Some(arn) = &r.upstream_role_arn {
+                if !is_iam_role_arn(arn) {
+                    return Err(invalid(
+                        format!("role[{i}].upstream_role_arn"),
+                        "must be an IAM role ARN: arn:aws:iam::123456789012:role/NAME",
+                    ));
+                }
+            }
             for (j, name) in r.policies.iter().enumerate() {
                 if !self.policies.contains_key(name) {
                     return Err(invalid(
@@ -869,6 +884,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path/>name`.
+fn is_iam_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
 }
 
 /// The embedded default for a first try: loopback listeners, one generated
@@ -1145,6 +1181,35 @@ token = "alice-token-0123456789abcdef"
             e.contains("server.admin_tls") && e.contains("admin_listen"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn upstream_role_arns_are_iam_role_arns() {
+        let base = format!("{EXAMPLE}{JIT}");
+        let with = |arn: &str| {
+            base.replace(
+                "approver_group = \"sre\"\n",
+                &format!("approver_group = \"sre\"\nupstream_role_arn = \"{arn}\"\n"),
+            )
+        };
+        for good in [
+            "arn:aws:iam::123456789012:role/uploads-writer",
+            "arn:aws-us-gov:iam::123456789012:role/path/to/writer",
+        ] {
+            let c = Config::from_toml(&with(good), Path::new(".")).expect(good);
+            assert_eq!(c.roles[0].upstream_role_arn.as_deref(), Some(good));
+        }
+        for bad in [
+            "uploads-writer",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:sts::123456789012:role/x",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+        ] {
+            let e = error_of(&with(bad));
+            assert!(e.contains("role[0].upstream_role_arn"), "{bad}: {e}");
+        }
     }
 
     #[test]

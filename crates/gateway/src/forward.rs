@@ -159,18 +159,33 @@ async fn forward(gw: Arc<Gateway>, req: PipelineRequest) -> PipelineResponse {
         request_id: &request_id,
     };
 
-    let credentials = match gw.credentials.get().await {
+    let role = req.extensions().get::<crate::stages::UpstreamRole>();
+    let credentials = match role {
+        Some(role) => {
+            gw.assumed_roles
+                .credentials(&role.0, &auth.principal.name)
+                .await
+        }
+        None => gw.credentials.get().await,
+    };
+    let credentials = match credentials {
         Ok(c) => c,
         Err(e) => {
-            gw.metrics
-                .upstream_errors
-                .with_label_values(&["credentials"])
-                .inc();
+            let kind = if role.is_some() {
+                "assume_role"
+            } else {
+                "credentials"
+            };
+            gw.metrics.upstream_errors.with_label_values(&[kind]).inc();
             tracing::error!(request_id = %request_id, error = %e, "no upstream credentials");
             let e = GatewayError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
-                "upstream credentials unavailable",
+                if role.is_some() {
+                    "upstream role credentials unavailable"
+                } else {
+                    "upstream credentials unavailable"
+                },
             );
             return reject(&ctx, e, Decision::Allow);
         }

@@ -10,6 +10,7 @@
 //! sans-IO) nor parse command lines (that is the `countersign` binary).
 
 pub mod admin;
+pub mod assumed_roles;
 pub mod audit;
 pub mod body;
 pub mod ca;
@@ -95,6 +96,8 @@ pub struct Gateway {
     pub signer: Signer,
     /// Upstream credentials.
     pub credentials: upstream::UpstreamCredentials,
+    /// Upstream IAM roles of just-in-time roles, assumed per principal.
+    pub assumed_roles: assumed_roles::AssumedRoles,
     /// Upstream endpoints.
     pub resolver: upstream::EndpointResolver,
     /// Upstream HTTP client.
@@ -148,6 +151,8 @@ impl Gateway {
             });
         let metrics = metrics::Metrics::new();
         let audit = Arc::new(audit::AuditLog::open(&config.audit, metrics.clone())?);
+        let credentials = upstream::UpstreamCredentials::from_config(&config.upstream).await;
+        let assumed_roles = assumed_roles::AssumedRoles::new(config, credentials.provider());
         Ok(Self {
             catalog,
             authorization: config.authorization.clone(),
@@ -166,7 +171,8 @@ impl Gateway {
             admin_tokens,
             identity_freshness: identity::Freshness::new(config.max_staleness()?),
             signer: Signer::default(),
-            credentials: upstream::UpstreamCredentials::from_config(&config.upstream).await,
+            credentials,
+            assumed_roles,
             resolver: upstream::EndpointResolver::new(&config.upstream),
             client: upstream::build_client(&config.limits),
             limits: config.limits.clone(),

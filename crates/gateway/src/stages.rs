@@ -161,6 +161,18 @@ impl Stage for Audit {
     }
 }
 
+/// The IAM role an allowed call is re-signed as (request extension, set by
+/// [`Authorize`], read by the forwarding stage).
+#[derive(Clone, Debug)]
+pub struct UpstreamRole(pub Arc<str>);
+
+/// The IAM role of the role `grant` grants, if it has one.
+fn upstream_role_of(gw: &Gateway, grant: &str) -> Option<Arc<str>> {
+    let snapshot = gw.identity.snapshot();
+    let role = &snapshot.active_grants.get(grant)?.role;
+    gw.assumed_roles.arn_of(role).cloned()
+}
+
 /// Verifies the client's SigV4 signature with its gateway credentials.
 pub struct Authenticate(pub Arc<Gateway>);
 
@@ -446,7 +458,7 @@ impl Stage for Classify {
 pub struct Authorize(pub Arc<Gateway>);
 
 impl Stage for Authorize {
-    fn call(self: Arc<Self>, req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
+    fn call(self: Arc<Self>, mut req: PipelineRequest, next: Next) -> BoxFuture<PipelineResponse> {
         Box::pin(async move {
             let gw = &self.0;
             let started = Instant::now();
@@ -546,6 +558,15 @@ impl Stage for Authorize {
                         r.grant = grant.map(str::to_owned);
                     }
                     if evaluation.is_allowed() {
+                        // Allowed through a grant whose role names an IAM
+                        // role: re-signed as that role (see assumed_roles).
+                        if let Some(arn) = grant.and_then(|g| upstream_role_of(gw, g)) {
+                            if let Some(r) = &record {
+                                let mut r = r.lock().unwrap_or_else(|p| p.into_inner());
+                                r.upstream_role = Some(arn.to_string());
+                            }
+                            req.extensions_mut().insert(UpstreamRole(arn));
+                        }
                         let via = grant.map(|g| format!(" (grant {g})")).unwrap_or_default();
                         set_reason(
                             Decision::Allow,

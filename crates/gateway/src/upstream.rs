@@ -22,6 +22,13 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 #[error("upstream credentials unavailable: {0}")]
 pub struct CredentialsError(String);
 
+impl CredentialsError {
+    /// With this explanation.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self(why.into())
+    }
+}
+
 /// Upstream credentials with a cache in front of the provider.
 pub struct UpstreamCredentials {
     provider: SharedCredentialsProvider,
@@ -38,7 +45,24 @@ impl UpstreamCredentials {
     /// Static credentials from the configuration, else the AWS default
     /// chain (environment, profile, web identity, container, IMDS).
     pub async fn from_config(config: &UpstreamConfig) -> Self {
-        let provider = match (&config.access_key_id, &config.secret_access_key) {
+        Self::from_provider(Self::base_provider(config).await)
+    }
+
+    /// A cache in front of `provider`.
+    pub fn from_provider(provider: SharedCredentialsProvider) -> Self {
+        Self {
+            provider,
+            cached: RwLock::new(None),
+        }
+    }
+
+    /// The provider behind the cache.
+    pub fn provider(&self) -> SharedCredentialsProvider {
+        self.provider.clone()
+    }
+
+    async fn base_provider(config: &UpstreamConfig) -> SharedCredentialsProvider {
+        match (&config.access_key_id, &config.secret_access_key) {
             (Some(id), Some(secret)) => SharedCredentialsProvider::new(Credentials::new(
                 id.clone(),
                 secret.clone(),
@@ -51,10 +75,6 @@ impl UpstreamCredentials {
                     .build()
                     .await,
             ),
-        };
-        Self {
-            provider,
-            cached: RwLock::new(None),
         }
     }
 
@@ -80,7 +100,11 @@ impl UpstreamCredentials {
             .provider
             .provide_credentials()
             .await
-            .map_err(|e| CredentialsError(e.to_string()))?;
+            // With its causes: the provider error alone says only "an error
+            // occurred while loading credentials".
+            .map_err(|e| {
+                CredentialsError(aws_sdk_sts::error::DisplayErrorContext(&e).to_string())
+            })?;
         *slot = Some(creds.clone());
         Ok(creds)
     }
