@@ -191,6 +191,8 @@ ADMIN_TOKENS = {
     "dave": "dave-admin-token-0123456789abcdefg",
     "ops": "ops-operator-token-0123456789abcdef",
 }
+# moto's default account; the role is created by the test that uses it.
+UPSTREAM_ROLE_ARN = "arn:aws:iam::123456789012:role/countersign-public-uploads"
 KEY_1 = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE="
 KEY_2 = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI="
 
@@ -206,7 +208,9 @@ class JitGateway(Gateway):
 
     alice (group data) reads; she may request `uploads-writer` (writes under
     jit-data/uploads/, approved by one member of group sre: bob or dave) and
-    `quick-writer` (same policy, automatic approval, for expiry tests).
+    `quick-writer` (same policy, automatic approval, for expiry tests) and
+    `role-writer` (same policy, automatic approval, re-signed upstream as the
+    IAM role UPSTREAM_ROLE_ARN, which the test creates in moto).
     carol is in no group. ops is an operator."""
 
     def __init__(self, upstream_url, access_key_id, secret_access_key, store, ring, state_dir=None,
@@ -288,6 +292,14 @@ policies = ["write-uploads"]
 requesters = ["group:data"]
 max_duration = "10m"
 require_reason = true
+
+[[role]]
+name = "role-writer"
+policies = ["write-uploads"]
+requesters = ["group:data"]
+max_duration = "10m"
+require_reason = true
+upstream_role_arn = "{UPSTREAM_ROLE_ARN}"
 
 {tokens}
 

@@ -373,6 +373,47 @@ def test_presigned_urls_with_issued_credentials(jit):
     assert e.value.code in (400, 403)
 
 
+def test_grants_of_a_role_with_an_upstream_role_are_re_signed_as_that_iam_role(jit, moto, upstream_s3):
+    """role-writer lets alice write under uploads/ (gateway policy), but its
+    upstream IAM role may only write under uploads/public/: a write the
+    gateway allows elsewhere is refused by AWS (moto) itself, so it really
+    went out as the role; standing reads still use the gateway's identity."""
+    from harness import UPSTREAM_ROLE_ARN
+    iam = boto3.client("iam", endpoint_url=moto.url, region_name=REGION,
+                       aws_access_key_id=moto.access_key_id, aws_secret_access_key=moto.secret_access_key)
+    role_name = UPSTREAM_ROLE_ARN.rsplit("/", 1)[1]
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/countersign-upstream"},
+                       "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]}))
+    iam.put_role_policy(RoleName=role_name, PolicyName="public-uploads", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
+                       "Resource": f"arn:aws:s3:::{JIT_BUCKET}/uploads/public/*"}]}))
+    grant = request_grant(jit, "alice", role="role-writer", duration="5m")
+    assert grant["state"] == "active", grant
+    # Credentials carrying only this grant.
+    creds = jit.issue("alice", grants=[grant["id"]])
+    assert creds["Grants"] == [grant["id"]], creds
+    s3 = jit.issued_client("s3", creds)
+    s3.put_object(Bucket=JIT_BUCKET, Key="uploads/public/by-role.txt", Body=b"as the role")
+    assert upstream_s3.get_object(Bucket=JIT_BUCKET, Key="uploads/public/by-role.txt")["Body"].read() == b"as the role"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=JIT_BUCKET, Key="uploads/private/by-role.txt", Body=b"x")
+    assert error_code(e) == "AccessDenied"
+    s3.get_object(Bucket=JIT_BUCKET, Key="reports/q3.csv")
+    events = {(ev.get("operation"), tuple(ev.get("resources", []))): ev for ev in jit.audit_events()
+              if ev.get("access_key_id") == creds["AccessKeyId"]}
+    public = events[("s3:PutObject", (f"arn:aws:s3:::{JIT_BUCKET}/uploads/public/by-role.txt",))]
+    private = events[("s3:PutObject", (f"arn:aws:s3:::{JIT_BUCKET}/uploads/private/by-role.txt",))]
+    read = events[("s3:GetObject", (f"arn:aws:s3:::{JIT_BUCKET}/reports/q3.csv",))]
+    assert (public["decision"], public["upstream_status"], public["upstream_role"]) == ("allow", 200, UPSTREAM_ROLE_ARN)
+    # The gateway allowed it; the role's own policy in AWS refused it.
+    assert (private["decision"], private["upstream_status"], private["upstream_role"]) == ("allow", 403, UPSTREAM_ROLE_ARN)
+    assert public["grant"] == private["grant"] == grant["id"]
+    assert read["upstream_role"] is None and read["upstream_status"] == 200
+
+
 def test_the_aws_cli_with_credential_process(jit, tmp_path):
     """An unmodified AWS CLI whose profile runs `countersign creds issue
     --format credential-process`: it never sees a long-lived key."""
