@@ -82,6 +82,12 @@ impl AssumedRoles {
         }
     }
 
+    /// Whether no role names an IAM role (the common case: then nothing on
+    /// the hot path looks further).
+    pub fn is_empty(&self) -> bool {
+        self.arns.is_empty()
+    }
+
     /// The IAM role a Countersign role is re-signed as, if it has one.
     pub fn arn_of(&self, role: &str) -> Option<&Arc<str>> {
         self.arns.get(role)

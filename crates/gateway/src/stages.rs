@@ -168,6 +168,9 @@ pub struct UpstreamRole(pub Arc<str>);
 
 /// The IAM role of the role `grant` grants, if it has one.
 fn upstream_role_of(gw: &Gateway, grant: &str) -> Option<Arc<str>> {
+    if gw.assumed_roles.is_empty() {
+        return None;
+    }
     let snapshot = gw.identity.snapshot();
     let role = &snapshot.active_grants.get(grant)?.role;
     gw.assumed_roles.arn_of(role).cloned()
