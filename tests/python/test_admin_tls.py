@@ -250,6 +250,7 @@ def test_certificates_from_another_ca_and_plain_http_are_refused(gw, pki):
     # The server's certificate is checked too: not a public CA's.
     out = cli(gw, pki, "creds", "issue", "--format", "json", cert="alice", ca=False)
     assert out.returncode != 0 and "cannot reach the admin API" in out.stderr, out.stderr
+    assert "UnknownIssuer" in out.stderr, out.stderr
     # Plain HTTP to the TLS listener gets no HTTP answer (a TLS alert, then
     # the connection closes).
     plain = gw.admin_url.replace("https://", "http://")

@@ -65,6 +65,19 @@ fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// An error and its causes ("client error (Connect)" alone does not say
+/// that a certificate was refused).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// The TLS client configuration for an https admin URL.
 fn tls_config(args: &AdminArgs) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -173,7 +186,7 @@ pub fn call(
                 ExitCode::FAILURE
             })?
             .map_err(|e| {
-                eprintln!("cannot reach the admin API at {base}: {e}");
+                eprintln!("cannot reach the admin API at {base}: {}", with_causes(&e));
                 ExitCode::FAILURE
             })?;
         let status = response.status();
