@@ -197,6 +197,23 @@ KEY_1 = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE="
 KEY_2 = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI="
 
 
+def credential_process_cli(tmp_path, endpoint_url, command, extra_env=None):
+    """The AWS CLI pointed at `endpoint_url`, its default profile getting
+    credentials from `command` (credential_process) and nothing else.
+    Returns run(*args, input=None) -> CompletedProcess."""
+    config = tmp_path / "aws-config"
+    config.write_text(f"[default]\ncredential_process = {command}\ns3 =\n    addressing_style = path\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COUNTERSIGN_ADMIN"))}
+    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_ENDPOINT_URL=endpoint_url, AWS_DEFAULT_REGION=REGION, AWS_MAX_ATTEMPTS="1",
+               **(extra_env or {}))
+    aws = str(Path(sys.executable).with_name("aws"))
+
+    def run(*args, input=None):
+        return subprocess.run([aws, *args], env=env, input=input, capture_output=True, text=True, timeout=120)
+    return run
+
+
 def key_ring(*entries):
     """Key ring TOML from (id, state, base64 secret) triples."""
     return "".join(f'[[key]]\nid = {i}\nstate = "{s}"\nsecret = "{k}"\n' for i, s, k in entries)

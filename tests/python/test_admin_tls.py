@@ -11,7 +11,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness import ADMIN_TOKENS, JIT_BUCKET, KEY_1, REGION, JitGateway, countersign_binary, key_ring
+from harness import (ADMIN_TOKENS, JIT_BUCKET, KEY_1, JitGateway, countersign_binary, credential_process_cli,
+                     key_ring)
 
 ALICE_SAN = "spiffe://example.test/people/alice"
 OPS_SAN = "ops.admin.example.test"
@@ -219,24 +219,16 @@ def test_the_aws_cli_with_credential_process_and_only_a_client_certificate(gw, p
     """A workload whose only secret is its X.509 identity (an SVID, say):
     the AWS CLI's credential_process runs `countersign creds issue` with the
     client certificate, no admin token, and gets short-lived credentials."""
-    config = tmp_path / "aws-config"
-    config.write_text(
-        "[default]\n"
-        f"credential_process = {countersign_binary()} creds issue --format credential-process --ttl 10m"
+    aws = credential_process_cli(
+        tmp_path, gw.url,
+        f"{countersign_binary()} creds issue --format credential-process --ttl 10m"
         f" --admin-url {gw.admin_url} --admin-ca {pki / 'server-ca.pem'}"
-        f" --admin-cert {pki / 'alice.pem'} --admin-key {pki / 'alice.key'}\n"
-        "s3 =\n    addressing_style = path\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COUNTERSIGN_ADMIN"))}
-    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-               AWS_ENDPOINT_URL=gw.url, AWS_DEFAULT_REGION=REGION, AWS_MAX_ATTEMPTS="1")
-    aws = str(Path(sys.executable).with_name("aws"))
-    out = subprocess.run([aws, "s3", "ls", f"s3://{JIT_BUCKET}/reports/"], env=env, capture_output=True,
-                         text=True, timeout=120)
+        f" --admin-cert {pki / 'alice.pem'} --admin-key {pki / 'alice.key'}")
+    out = aws("s3", "ls", f"s3://{JIT_BUCKET}/reports/")
     assert out.returncode == 0, out.stderr
     assert "q3.csv" in out.stdout
     # alice's standing policy still decides: no writes.
-    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt"], input="x", env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = aws("s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt", input="x")
     assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
     issued = [e for e in gw.audit_events() if e.get("event") == "credentials_issued"]
     assert issued and issued[-1]["principal"] == "alice" and issued[-1]["actor"] == "alice", issued

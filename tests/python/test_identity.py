@@ -417,23 +417,14 @@ def test_grants_of_a_role_with_an_upstream_role_are_re_signed_as_that_iam_role(j
 def test_the_aws_cli_with_credential_process(jit, tmp_path):
     """An unmodified AWS CLI whose profile runs `countersign creds issue
     --format credential-process`: it never sees a long-lived key."""
-    from harness import ADMIN_TOKENS, countersign_binary
-    config = tmp_path / "aws-config"
-    config.write_text(
-        "[default]\n"
-        f"credential_process = {countersign_binary()} creds issue --format credential-process --ttl 10m\n"
-        "s3 =\n    addressing_style = path\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=str(config), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-               AWS_ENDPOINT_URL=jit.url, AWS_DEFAULT_REGION=REGION, AWS_MAX_ATTEMPTS="1",
-               COUNTERSIGN_ADMIN_URL=jit.admin_url, COUNTERSIGN_ADMIN_TOKEN=ADMIN_TOKENS["alice"])
-    aws = str(Path(sys.executable).with_name("aws"))
-    out = subprocess.run([aws, "s3", "ls", f"s3://{JIT_BUCKET}/reports/"], env=env, capture_output=True,
-                         text=True, timeout=120)
+    from harness import ADMIN_TOKENS, countersign_binary, credential_process_cli
+    aws = credential_process_cli(
+        tmp_path, jit.url, f"{countersign_binary()} creds issue --format credential-process --ttl 10m",
+        {"COUNTERSIGN_ADMIN_URL": jit.admin_url, "COUNTERSIGN_ADMIN_TOKEN": ADMIN_TOKENS["alice"]})
+    out = aws("s3", "ls", f"s3://{JIT_BUCKET}/reports/")
     assert out.returncode == 0, out.stderr
     assert "q3.csv" in out.stdout
-    out = subprocess.run([aws, "s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt"], input="x", env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = aws("s3", "cp", "-", f"s3://{JIT_BUCKET}/reports/cli.txt", input="x")
     assert out.returncode != 0 and "AccessDenied" in out.stderr, out.stderr
 
 
