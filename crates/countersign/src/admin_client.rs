@@ -117,13 +117,7 @@ pub fn call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("cannot start the runtime: {e}");
-            ExitCode::FAILURE
-        })?;
+    let runtime = crate::current_thread_runtime()?;
     runtime.block_on(async {
         let base = args.admin_url.trim_end_matches('/');
         let https = base.starts_with("https://");

@@ -157,6 +157,34 @@ fn encode(grant: &Grant) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Backend(format!("encoding grant {}: {e}", grant.id)))
 }
 
+/// A grant's column values: the columns queries filter on, and the whole
+/// grant as JSON.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+struct GrantRow {
+    id: String,
+    principal: String,
+    role: String,
+    state: &'static str,
+    requested_at: i64,
+    version: i64,
+    body: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl GrantRow {
+    fn new(grant: &Grant) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: grant.id.clone(),
+            principal: grant.principal.clone(),
+            role: grant.role.clone(),
+            state: grant.state.as_str(),
+            requested_at: to_i64("requested_at", grant.requested_at)?,
+            version: to_i64("version", grant.version)?,
+            body: encode(grant)?,
+        })
+    }
+}
+
 /// A grant from its stored JSON body.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn decode(body: &str) -> Result<Grant, StoreError> {

@@ -272,9 +272,7 @@ impl Store for PostgresStore {
     async fn insert_grant(&self, grant: &Grant) -> Result<(), StoreError> {
         const WHAT: &str = "inserting a grant";
         let e = |e| pg_err(WHAT, &e);
-        let body = encode(grant)?;
-        let requested_at = to_i64("requested_at", grant.requested_at)?;
-        let version = to_i64("version", grant.version)?;
+        let row = GrantRow::new(grant)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(e)?;
         let n = tx
@@ -282,13 +280,13 @@ impl Store for PostgresStore {
                 "INSERT INTO grants (id, principal, role, state, requested_at, version, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                 &[
-                    &grant.id,
-                    &grant.principal,
-                    &grant.role,
-                    &grant.state.as_str(),
-                    &requested_at,
-                    &version,
-                    &body,
+                    &row.id,
+                    &row.principal,
+                    &row.role,
+                    &row.state,
+                    &row.requested_at,
+                    &row.version,
+                    &row.body,
                 ],
             )
             .await
@@ -308,9 +306,7 @@ impl Store for PostgresStore {
             return Err(StoreError::Conflict(grant.id.clone()));
         };
         let base = to_i64("version", base)?;
-        let body = encode(grant)?;
-        let requested_at = to_i64("requested_at", grant.requested_at)?;
-        let version = to_i64("version", grant.version)?;
+        let row = GrantRow::new(grant)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(e)?;
         // Under READ COMMITTED a concurrent update of the same row waits for
@@ -321,13 +317,13 @@ impl Store for PostgresStore {
                      requested_at = $5, version = $6, body = $7
                  WHERE id = $1 AND version = $8",
                 &[
-                    &grant.id,
-                    &grant.principal,
-                    &grant.role,
-                    &grant.state.as_str(),
-                    &requested_at,
-                    &version,
-                    &body,
+                    &row.id,
+                    &row.principal,
+                    &row.role,
+                    &row.state,
+                    &row.requested_at,
+                    &row.version,
+                    &row.body,
                     &base,
                 ],
             )

@@ -168,31 +168,6 @@ fn sql_err(what: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {what}: {e}"))
 }
 
-/// The columns stored next to a grant's JSON body.
-struct Row {
-    id: String,
-    principal: String,
-    role: String,
-    state: &'static str,
-    requested_at: i64,
-    version: i64,
-    body: String,
-}
-
-impl Row {
-    fn new(grant: &Grant) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: grant.id.clone(),
-            principal: grant.principal.clone(),
-            role: grant.role.clone(),
-            state: grant.state.as_str(),
-            requested_at: to_i64("requested_at", grant.requested_at)?,
-            version: to_i64("version", grant.version)?,
-            body: encode(grant)?,
-        })
-    }
-}
-
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -200,7 +175,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        let row = Row::new(grant)?;
+        let row = GrantRow::new(grant)?;
         self.write("inserting a grant", move |tx| {
             let n = tx
                 .execute(
@@ -230,7 +205,7 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict(grant.id.clone()));
         };
         let base = to_i64("version", base)?;
-        let row = Row::new(grant)?;
+        let row = GrantRow::new(grant)?;
         self.write("updating a grant", move |tx| {
             let n = tx
                 .execute(
